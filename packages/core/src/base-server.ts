@@ -1,0 +1,327 @@
+/**
+ * `BaseServer`: Python's `socketserver.BaseServer` lifecycle, on promises.
+ *
+ * @module
+ */
+import { format } from 'node:util';
+import type { RequestHandlerClass } from './base-request-handler.js';
+import { QueueFullError, SocketServerError } from './errors.js';
+import type { Address, Awaitable } from './types.js';
+
+/** Options of {@link BaseServer.serveForever}. */
+export interface ServeForeverOptions {
+  /** How often, at most, the loop wakes to check for shutdown and run `serviceActions` (ms, default 500). */
+  pollInterval?: number;
+}
+
+/** The writable, non-function fields of a server: what `create` accepts as options. */
+export type ServerSettings<T> = Partial<{
+  -readonly [K in keyof T as T[K] extends (...args: any[]) => any ? never : K]: T[K];
+}>;
+
+/**
+ * Formats an address for messages: `host:port`, `[v6]:port`, a path, or
+ * `(unnamed)` for an unnamed Unix peer.
+ */
+export function formatAddress(address: Address | undefined | null): string {
+  if (address === undefined || address === null) return '(unknown)';
+  if (typeof address === 'string') return address === '' ? '(unnamed)' : address;
+  return address.family === 'IPv6'
+    ? `[${address.host}]:${address.port}`
+    : `${address.host}:${address.port}`;
+}
+
+/**
+ * Base class for servers (Python's `socketserver.BaseServer`).
+ *
+ * Methods for the caller:
+ * - `static create(serverAddress, RequestHandlerClass, settings?)`: construct, bind, activate.
+ * - `serveForever({ pollInterval })`, `shutdown()`, `handleRequest()`,
+ *   `serverClose()`, `fileno()`, `await using`.
+ *
+ * Methods that may be overridden:
+ * - `serverBind`, `serverActivate`, `getRequest`, `verifyRequest`,
+ *   `processRequest`, `finishRequest`, `shutdownRequest`, `closeRequest`,
+ *   `handleError`, `handleTimeout`, `serviceActions`, `serverClose`.
+ *
+ * Settings (fields; a subclass may override them, `create` may set them):
+ * - `timeout`: ms `handleRequest` waits for a request, `null` for ever.
+ * - `requestQueueSize`: requests that may wait while the server is busy.
+ *
+ * Requests arrive in a bounded queue filled by the subclass (the role of
+ * Python's `select()`); the serving loop takes them one at a time. A
+ * request's failure goes to `handleError`; serving continues.
+ */
+export abstract class BaseServer<Req = unknown, A extends Address = Address> {
+  /** The bound address (for IP servers the real one, port 0 resolved, after `serverBind`). */
+  serverAddress: A;
+  /** The handler class instantiated for each request. */
+  RequestHandlerClass: RequestHandlerClass<Req, A>;
+  /** How long `handleRequest` waits for a request, in ms; `null` (default) waits for ever. */
+  timeout: number | null = null;
+  /** How many requests may wait while the server is busy; past it they are refused (default 5, as in Python). */
+  requestQueueSize = 5;
+  /** How many requests were refused because the queue was full. */
+  refusedRequests = 0;
+
+  #queue: Array<[Req, A]> = [];
+  #wake: (() => void) | null = null;
+  #serving: Promise<void> | null = null;
+  #shutdownRequested = false;
+  #refusing = false;
+  #closed = false;
+
+  /**
+   * Stores the address and handler class; does no I/O. Call `serverBind` and
+   * `serverActivate` next, or use `create`, which does all three.
+   * @param serverAddress - where to listen.
+   * @param RequestHandlerClass - the handler class for each request.
+   */
+  constructor(serverAddress: A, RequestHandlerClass: RequestHandlerClass<Req, A>) {
+    this.serverAddress = serverAddress;
+    this.RequestHandlerClass = RequestHandlerClass;
+  }
+
+  /**
+   * Creates a server, applies `settings`, binds and activates it (Python's
+   * constructor with `bind_and_activate=True`). If binding or activating
+   * fails, the server is closed and the promise rejects with the error.
+   */
+  static async create<T extends BaseServer<any, any>, AI>(
+    this: new (
+      serverAddress: AI,
+      RequestHandlerClass: any,
+    ) => T,
+    serverAddress: AI,
+    RequestHandlerClass: T['RequestHandlerClass'],
+    settings: ServerSettings<T> = {},
+  ): Promise<T> {
+    const server = new this(serverAddress, RequestHandlerClass);
+    Object.assign(server, settings);
+    try {
+      await server.serverBind();
+      await server.serverActivate();
+    } catch (error) {
+      await server.serverClose();
+      throw error;
+    }
+    return server;
+  }
+
+  /** True while `serveForever` runs. */
+  get serving(): boolean {
+    return this.#serving !== null;
+  }
+
+  /** True once `serverClose` has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Handles requests until `shutdown()`. Wakes at least every `pollInterval`
+   * ms to check for shutdown and to run `serviceActions`. Resolves when the
+   * loop has stopped; rejects only if a hook outside request handling throws.
+   */
+  async serveForever({ pollInterval = 500 }: ServeForeverOptions = {}): Promise<void> {
+    if (this.#serving !== null) {
+      throw new SocketServerError(
+        'ERR_SOCKETSERVER_ALREADY_SERVING',
+        'serveForever is already running',
+      );
+    }
+    this.#serving = this.#loop(pollInterval);
+    try {
+      await this.#serving;
+    } finally {
+      this.#serving = null;
+      this.#shutdownRequested = false;
+    }
+  }
+
+  async #loop(pollInterval: number): Promise<void> {
+    while (!this.#shutdownRequested) {
+      const ready = await this.#waitForRequest(pollInterval);
+      if (this.#shutdownRequested) break;
+      if (ready) await this.#handleRequestNoblock();
+      await this.serviceActions();
+    }
+  }
+
+  /**
+   * Stops the `serveForever` loop; resolves when it has returned. The request
+   * being processed (if any) finishes first. Resolves at once if the loop is
+   * not running.
+   */
+  async shutdown(): Promise<void> {
+    const serving = this.#serving;
+    if (serving === null) return;
+    this.#shutdownRequested = true;
+    this.#notify();
+    await serving.catch(() => {});
+  }
+
+  /**
+   * Handles one request, waiting for it at most `timeout` ms; if none came,
+   * calls `handleTimeout` instead.
+   */
+  async handleRequest(): Promise<void> {
+    const deadline = this.timeout === null ? null : Date.now() + this.timeout;
+    for (;;) {
+      const wait = deadline === null ? null : Math.max(0, deadline - Date.now());
+      if (await this.#waitForRequest(wait)) return this.#handleRequestNoblock();
+      if (deadline !== null && Date.now() >= deadline) return this.handleTimeout();
+    }
+  }
+
+  async #handleRequestNoblock(): Promise<void> {
+    const next = await this.getRequest();
+    if (next === undefined) return;
+    const [request, clientAddress] = next;
+    if (!(await this.verifyRequest(request, clientAddress))) {
+      await this.shutdownRequest(request);
+      return;
+    }
+    try {
+      await this.processRequest(request, clientAddress);
+    } catch (error) {
+      await this.handleError(request, clientAddress, error);
+      await this.shutdownRequest(request);
+    }
+  }
+
+  /** Called when `handleRequest` times out. May be overridden. */
+  handleTimeout(): Awaitable<void> {}
+
+  /** Called by `serveForever` on each pass of its loop. May be overridden. */
+  serviceActions(): Awaitable<void> {}
+
+  /** Binds the socket. May be overridden (call `super`). */
+  serverBind(): Awaitable<void> {}
+
+  /** Activates the server. May be overridden (call `super`). */
+  serverActivate(): Awaitable<void> {}
+
+  /**
+   * Takes the next request from the queue: `[request, clientAddress]`, or
+   * `undefined` if there is none. May be overridden.
+   */
+  getRequest(): Awaitable<[Req, A] | undefined> {
+    return this.#queue.shift();
+  }
+
+  /** Returns whether to process the request (false: it is shut down). May be overridden. */
+  verifyRequest(_request: Req, _clientAddress: A): Awaitable<boolean> {
+    return true;
+  }
+
+  /**
+   * Processes the request: `finishRequest`, then `shutdownRequest`. This is
+   * the hook the concurrency mix-ins override.
+   */
+  async processRequest(request: Req, clientAddress: A): Promise<void> {
+    await this.finishRequest(request, clientAddress);
+    await this.shutdownRequest(request);
+  }
+
+  /** Finishes one request by instantiating `RequestHandlerClass` and running it. */
+  async finishRequest(request: Req, clientAddress: A): Promise<void> {
+    await new this.RequestHandlerClass(request, clientAddress, this).run();
+  }
+
+  /** Shuts down and closes one request. May be overridden. */
+  shutdownRequest(request: Req): Awaitable<void> {
+    return this.closeRequest(request);
+  }
+
+  /** Cleans up one request. May be overridden. */
+  closeRequest(_request: Req): Awaitable<void> {}
+
+  /**
+   * Handles a request's error. The default writes one line naming the client,
+   * then the stack, to stderr, and serving continues. May be overridden.
+   */
+  handleError(_request: Req | null, clientAddress: A | null, error: unknown): Awaitable<void> {
+    const detail = error instanceof Error ? (error.stack ?? String(error)) : format(error);
+    process.stderr.write(
+      `Exception occurred during processing of request from ${formatAddress(clientAddress)}\n${detail}\n`,
+    );
+  }
+
+  /**
+   * Releases the server's resources: the listening socket, waiting requests.
+   * Idempotent. May be extended, do not override.
+   */
+  async serverClose(): Promise<void> {
+    this.#closed = true;
+    for (const [request] of this.#queue.splice(0)) await this.closeRequest(request);
+    this.#notify();
+  }
+
+  /** The listening socket's file descriptor, or -1 when there is none. */
+  fileno(): number {
+    return -1;
+  }
+
+  /** Stops `serveForever` if it runs, then `serverClose` (for `await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+    await this.serverClose();
+  }
+
+  /**
+   * Queues an incoming request for the serving loop. For transport
+   * subclasses. Returns false (and reports a {@link QueueFullError} to
+   * `handleError`, once per burst) when `requestQueueSize` requests already
+   * wait; the caller then drops the request.
+   */
+  protected enqueueRequest(request: Req, clientAddress: A): boolean {
+    if (this.#queue.length >= this.requestQueueSize) {
+      this.refusedRequests++;
+      if (!this.#refusing) {
+        this.#refusing = true;
+        this.reportError(request, clientAddress, new QueueFullError(this.requestQueueSize));
+      }
+      return false;
+    }
+    this.#refusing = false;
+    this.#queue.push([request, clientAddress]);
+    this.#notify();
+    return true;
+  }
+
+  /**
+   * Calls `handleError` from outside a request's flow (an event handler),
+   * making sure a failing `handleError` cannot crash the process. For
+   * subclasses.
+   */
+  protected reportError(request: Req | null, clientAddress: A | null, error: unknown): void {
+    try {
+      Promise.resolve(this.handleError(request, clientAddress, error)).catch(() => {});
+    } catch {
+      // handleError itself failed: nothing better to do than go on serving.
+    }
+  }
+
+  /** How many requests wait in the queue. */
+  get queuedRequests(): number {
+    return this.#queue.length;
+  }
+
+  #waitForRequest(ms: number | null): Promise<boolean> {
+    if (this.#queue.length > 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = ms === null ? undefined : setTimeout(() => wake(), ms);
+      const wake = () => {
+        clearTimeout(timer);
+        if (this.#wake === wake) this.#wake = null;
+        resolve(this.#queue.length > 0);
+      };
+      this.#wake = wake;
+    });
+  }
+
+  #notify(): void {
+    this.#wake?.();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * `EventLoopMixIn`: many requests at once on Node's event loop.
+ *
+ * @module
+ */
+import type { BaseServer } from './base-server.js';
+
+/** A server class `EventLoopMixIn` can extend: any {@link BaseServer} subclass. */
+export type ServerClass = abstract new (...args: any[]) => BaseServer<any, any>;
+
+/** What `EventLoopMixIn` adds to a server. */
+export interface EventLoopServer {
+  /** Whether `serverClose` waits for requests in progress (default true, as Python's `block_on_close`). */
+  blockOnClose: boolean;
+  /** The most requests handled at once; past it, new ones wait in the queue. `null` (default): no cap. */
+  maxConcurrentRequests: number | null;
+  /** Requests being handled now. */
+  readonly activeRequests: number;
+}
+
+/**
+ * Mix-in that handles each request concurrently on the event loop: the
+ * seed's table of partly finished requests driven by `select()`, which is
+ * Node's own model. Overrides `processRequest` (start the handler, return at
+ * once) and extends `serverClose` (wait for handlers when `blockOnClose`).
+ *
+ * ```ts
+ * class EventLoopTCPServer extends EventLoopMixIn(TCPServer) {}
+ * ```
+ */
+export function EventLoopMixIn<TBase extends ServerClass>(
+  Base: TBase,
+): TBase & (abstract new (...args: any[]) => EventLoopServer) {
+  abstract class EventLoopMixed extends Base implements EventLoopServer {
+    blockOnClose = true;
+    maxConcurrentRequests: number | null = null;
+    #inFlight = new Set<Promise<void>>();
+
+    get activeRequests(): number {
+      return this.#inFlight.size;
+    }
+
+    /** Starts handling the request and returns; waits first while `maxConcurrentRequests` run. */
+    override async processRequest(request: unknown, clientAddress: unknown): Promise<void> {
+      const cap = this.maxConcurrentRequests;
+      while (cap !== null && this.#inFlight.size >= cap) await Promise.race(this.#inFlight);
+      const task = this.#processRequestTask(request, clientAddress).catch((error) =>
+        this.reportError(request, clientAddress, error),
+      );
+      this.#inFlight.add(task);
+      void task.finally(() => this.#inFlight.delete(task));
+    }
+
+    async #processRequestTask(request: unknown, clientAddress: unknown): Promise<void> {
+      try {
+        await this.finishRequest(request, clientAddress);
+      } catch (error) {
+        await this.handleError(request, clientAddress, error);
+      } finally {
+        await this.shutdownRequest(request);
+      }
+    }
+
+    /** Closes the server, then waits for requests in progress if `blockOnClose`. */
+    override async serverClose(): Promise<void> {
+      await super.serverClose();
+      if (this.blockOnClose) await Promise.allSettled([...this.#inFlight]);
+    }
+  }
+  return EventLoopMixed;
+}

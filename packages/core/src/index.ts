@@ -1,0 +1,42 @@
+/**
+ * @socketserver/core: Python's `socketserver` framework for Node.js.
+ *
+ * Servers (`BaseServer`, `StreamServer`, `DatagramServer`), request handlers
+ * (`BaseRequestHandler`, `StreamRequestHandler`, `DatagramRequestHandler`),
+ * the `EventLoopMixIn`, and the error classes. Concrete transports live in
+ * `@socketserver/transport-inet` and `@socketserver/transport-unix`.
+ *
+ * @module
+ */
+export type { RequestHandlerClass } from './base-request-handler.js';
+export { BaseRequestHandler } from './base-request-handler.js';
+export type { ServeForeverOptions, ServerSettings } from './base-server.js';
+export { BaseServer, formatAddress } from './base-server.js';
+export { DatagramRequestHandler } from './datagram-request-handler.js';
+export { DatagramServer } from './datagram-server.js';
+export type { SocketServerErrorCode } from './errors.js';
+export {
+  ClosedError,
+  IncompleteReadError,
+  InvalidArgumentError,
+  QueueFullError,
+  SocketServerError,
+  TimeoutError,
+  UnsupportedError,
+} from './errors.js';
+export type { EventLoopServer, ServerClass } from './event-loop-mixin.js';
+export { EventLoopMixIn } from './event-loop-mixin.js';
+export type { ReaderFlow } from './reader.js';
+export { attachReader, Reader } from './reader.js';
+export { StreamRequestHandler } from './stream-request-handler.js';
+export { handleFd, StreamServer } from './stream-server.js';
+export type {
+  Address,
+  Awaitable,
+  DatagramRequest,
+  DatagramSender,
+  InetAddress,
+  StreamRequest,
+} from './types.js';
+export type { Writer } from './writer.js';
+export { BufferWriter, SocketWriter } from './writer.js';

@@ -1,0 +1,136 @@
+/**
+ * `StreamServer`: connection-per-request servers (TCP, Unix stream).
+ *
+ * @module
+ */
+import { createServer, type ListenOptions, type Server, type Socket } from 'node:net';
+import { BaseServer } from './base-server.js';
+import type { Address } from './types.js';
+
+/** How long a finished connection may stay idle while its last bytes drain (ms). */
+const LINGER_TIMEOUT = 5_000;
+
+/**
+ * Base class for stream servers (the socket-type half of Python's
+ * `TCPServer`). A transport subclass only says how to listen and how to
+ * name addresses: {@link listenOptions}, {@link boundAddress},
+ * {@link clientAddressOf}.
+ *
+ * Accepted connections are kept paused in a queue of `requestQueueSize`
+ * (also the listen backlog) until the serving loop takes them, so a plain
+ * server really handles one connection at a time; connections beyond the
+ * queue are closed at once and reported to `handleError`.
+ *
+ * After a request, `shutdownRequest` ends the connection (Python's
+ * `shutdown(SHUT_WR)`): bytes the handler wrote are delivered first, unread
+ * input is discarded, and a connection idle for 5 s after that is destroyed.
+ */
+export abstract class StreamServer<A extends Address = Address> extends BaseServer<Socket, A> {
+  /** The listening socket, once bound. */
+  socket: Server | null = null;
+  /** `SO_REUSEADDR`. See the transport's README for what the platform allows. */
+  allowReuseAddress = false;
+  /** `SO_REUSEPORT`. See the transport's README for what the Node version allows. */
+  allowReusePort = false;
+
+  #connections = new Set<Socket>();
+
+  /** How to listen: options for `net.Server.listen` (the address part). For transports. */
+  protected abstract listenOptions(): ListenOptions;
+
+  /** The bound address of a listening server. For transports. */
+  protected abstract boundAddress(server: Server): A;
+
+  /** A connected peer's address. For transports. */
+  protected abstract clientAddressOf(socket: Socket): A;
+
+  /**
+   * Binds and listens (Node does both in one call), with a backlog of
+   * `requestQueueSize`, then records the real address in `serverAddress`.
+   * Rejects with the system error; nothing is left open then.
+   */
+  override async serverBind(): Promise<void> {
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
+    server.on('connection', (socket) => this.#accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ ...this.listenOptions(), backlog: this.requestQueueSize }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (error) => this.reportError(null, null, error));
+    this.socket = server;
+    this.serverAddress = this.boundAddress(server);
+  }
+
+  /** Ends the connection after its pending writes (Python's `shutdown(SHUT_WR)`), then closes it. */
+  override shutdownRequest(request: Socket): Promise<void> | void {
+    if (!request.destroyed && !request.writableEnded) request.end();
+    return this.closeRequest(request);
+  }
+
+  /**
+   * Closes the connection once its last bytes are delivered: unread input is
+   * discarded, and an idle connection is destroyed after a short linger.
+   */
+  override closeRequest(request: Socket): void {
+    if (request.destroyed) return;
+    if (!request.writableEnded) {
+      request.destroy();
+      return;
+    }
+    request.setTimeout(LINGER_TIMEOUT, () => request.destroy());
+    request.resume();
+  }
+
+  /**
+   * Stops listening, closes waiting connections, and lets connections that
+   * are only draining their last bytes no longer hold the process open.
+   */
+  override async serverClose(): Promise<void> {
+    const server = this.socket;
+    this.socket = null;
+    if (server?.listening) server.close();
+    await super.serverClose();
+    for (const socket of this.#connections) {
+      if (socket.writableEnded) socket.unref();
+    }
+  }
+
+  /** The listening socket's file descriptor, or -1. */
+  override fileno(): number {
+    return handleFd(this.socket);
+  }
+
+  /** Connections open now (queued, being handled, or draining). */
+  get openConnections(): number {
+    return this.#connections.size;
+  }
+
+  #accept(socket: Socket): void {
+    socket.on('error', ignore);
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.#connections.add(socket);
+    socket.once('close', () => this.#connections.delete(socket));
+    if (!this.enqueueRequest(socket, this.clientAddressOf(socket))) socket.destroy();
+  }
+}
+
+function ignore(): void {}
+
+/**
+ * The file descriptor under a Node `net.Server` or `dgram.Socket`, or -1.
+ * Node has no public API for it; this reads the internal handle.
+ */
+export function handleFd(owner: object | null): number {
+  if (owner === null) return -1;
+  const state = Object.getOwnPropertySymbols(owner)
+    .filter((symbol) => symbol.description === 'state symbol')
+    .map((symbol) => (owner as Record<symbol, { handle?: { fd?: number } }>)[symbol]?.handle)[0];
+  const handle = state ?? (owner as { _handle?: { fd?: number } })._handle;
+  return typeof handle?.fd === 'number' ? handle.fd : -1;
+}

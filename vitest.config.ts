@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// One run over every workspace project. CI (VITEST_JSON set) also writes
+// vitest's JSON report, from which .ci/run prints its summary line.
+const json = process.env.VITEST_JSON;
+
+export default defineConfig({
+  test: {
+    projects: ['packages/*', 'apps/*'],
+    reporters: json ? ['default', ['json', { outputFile: json }]] : ['default'],
+  },
+});
