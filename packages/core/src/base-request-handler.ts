@@ -19,6 +19,13 @@ import type { Address, Awaitable } from './types.js';
  * (for its settings and shared state) `server`.
  */
 export class BaseRequestHandler<Req = unknown, A extends Address = Address> {
+  /**
+   * The URL of the module that exports this class, for servers that run
+   * handlers in worker threads or child processes: declare
+   * `static moduleUrl = import.meta.url` in the subclass. Unused otherwise.
+   */
+  static moduleUrl?: string;
+
   /** The request: a socket for stream servers, a {@link DatagramRequest} for datagram servers. */
   readonly request: Req;
   /** The peer's address. */

@@ -6,6 +6,7 @@
 import { format } from 'node:util';
 import type { RequestHandlerClass } from './base-request-handler.js';
 import { QueueFullError, SocketServerError } from './errors.js';
+import { assertNotHandlerHost } from './handler-module.js';
 import type { Address, Awaitable } from './types.js';
 
 /** Options of {@link BaseServer.serveForever}. */
@@ -196,8 +197,14 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
   /** Called by `serveForever` on each pass of its loop. May be overridden. */
   serviceActions(): Awaitable<void> {}
 
-  /** Binds the socket. May be overridden (call `super`). */
-  serverBind(): Awaitable<void> {}
+  /**
+   * Binds the socket. May be overridden (call `super`). Throws
+   * `ERR_SOCKETSERVER_SERVER_IN_HANDLER_HOST` inside a worker or child that
+   * runs handlers (a handler module must not start a server when imported).
+   */
+  serverBind(): Awaitable<void> {
+    assertNotHandlerHost();
+  }
 
   /** Activates the server. May be overridden (call `super`). */
   serverActivate(): Awaitable<void> {}

@@ -26,6 +26,13 @@ export {
 } from './errors.js';
 export type { EventLoopServer, ServerClass } from './event-loop-mixin.js';
 export { EventLoopMixIn } from './event-loop-mixin.js';
+export type { HandlerLocation } from './handler-module.js';
+export {
+  assertNotHandlerHost,
+  loadHandler,
+  locateHandler,
+  markHandlerHost,
+} from './handler-module.js';
 export type { ReaderFlow } from './reader.js';
 export { attachReader, Reader } from './reader.js';
 export { StreamRequestHandler } from './stream-request-handler.js';

@@ -50,6 +50,7 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
    * Rejects with the system error; nothing is left open then.
    */
   override async serverBind(): Promise<void> {
+    await super.serverBind();
     const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
     server.on('connection', (socket) => this.#accept(socket));
     await new Promise<void>((resolve, reject) => {
