@@ -65,9 +65,13 @@ export class BaseRequestHandler<Req = unknown, A extends Address = Address> {
   finish(): Awaitable<void> {}
 }
 
-/** A request handler class, as a server's `RequestHandlerClass`. */
+/**
+ * A request handler class, as a server's `RequestHandlerClass`: constructed
+ * with the request, the client's address and the server, then `run()`. A
+ * handler written for any address (the default) fits every server.
+ */
 export type RequestHandlerClass<Req = any, A extends Address = any> = new (
   request: Req,
   clientAddress: A,
   server: BaseServer<Req, A>,
-) => BaseRequestHandler<Req, A>;
+) => { run(): Promise<void> };

@@ -58,7 +58,8 @@ export async function loadHandler(location: HandlerLocation): Promise<Function> 
 function findDefault(exports: Record<string, unknown>, name: string): unknown {
   const fallback = exports.default;
   if (typeof fallback === 'function' && fallback.name === name) return fallback;
-  if (typeof fallback === 'object' && fallback !== null) return (fallback as Record<string, unknown>)[name];
+  if (typeof fallback === 'object' && fallback !== null)
+    return (fallback as Record<string, unknown>)[name];
   return undefined;
 }
 
