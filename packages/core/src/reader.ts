@@ -209,10 +209,18 @@ export function attachReader(reader: Reader, socket: Socket): () => void {
   socket.on('end', onEnd);
   socket.on('error', onError);
   socket.on('close', onClose);
+  // A connection may have failed while it waited in the queue: its events are past.
+  if (socket.destroyed) reader.fail(socket.errored ?? connectionClosed());
   return () => {
     socket.off('data', onData);
     socket.off('end', onEnd);
     socket.off('error', onError);
     socket.off('close', onClose);
   };
+}
+
+function connectionClosed(): Error {
+  return Object.assign(new Error('the connection was closed before end of stream'), {
+    code: 'ECONNRESET',
+  });
 }

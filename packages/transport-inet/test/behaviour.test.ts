@@ -205,6 +205,27 @@ describe('errors and vanished peers (ErrorHandlerTest)', () => {
     await running.stop();
   });
 
+  it('a queued peer that resets before its turn does not stall the plain server', async () => {
+    GatedHandler.started = [];
+    gate('first');
+    const server = await RecordingTCPServer.create({ host: '127.0.0.1', port: 0 }, GatedHandler);
+    const running = serve(server);
+    const first = await tcpConnect(server.serverAddress);
+    const firstReply = readAll(first);
+    first.write('first\n');
+    await GatedHandler.startedSignal.get('first')!.promise;
+    const vanishing = await tcpConnect(server.serverAddress);
+    vanishing.write('gone\n');
+    while (server.queuedRequests < 1) await new Promise((r) => setImmediate(r));
+    vanishing.resetAndDestroy();
+    GatedHandler.gates.get('first')!.resolve();
+    expect((await firstReply).toString()).toBe('first done\n');
+    gate('last');
+    GatedHandler.gates.get('last')!.resolve();
+    expect(await tcpExchange(server.serverAddress, 'last\n')).toBe('last done\n');
+    await running.stop();
+  });
+
   it('a peer that vanishes during a large write does not crash the server', async () => {
     const writing = deferred();
     const failed = deferred<unknown>();
