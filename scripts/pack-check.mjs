@@ -3,7 +3,7 @@
 // and runs a TCP echo server from a plain .mjs file and a plain .cjs file,
 // each answered by a client. Exits non-zero on any failure.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -22,7 +22,7 @@ try {
       'npx',
       [
         '-y',
-        `pnpm@${process.env.npm_package_packageManager?.split('@')[1] ?? '12.21.0'}`,
+        `pnpm@${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).engines.pnpm}`,
         'pack',
         '--pack-destination',
         tarballs,
