@@ -1,0 +1,176 @@
+/**
+ * Every transport and every mode, as two small tables. A server class is a
+ * transport's plain server wrapped in a mode's mix-in, exactly as Python's
+ * `class ThreadingTCPServer(ThreadingMixIn, TCPServer)`:
+ *
+ * ```ts
+ * class EventLoopTCPServer extends EventLoopMixIn(TCPServer) {}
+ * const server = await EventLoopTCPServer.create({ host: '127.0.0.1', port: 0 }, EchoStreamHandler);
+ * ```
+ *
+ * Packages are loaded when a row is used, so a TCP server never loads the
+ * Unix datagram native addon, nor the worker or child-process code.
+ *
+ * @module
+ */
+import { type BaseServer, EventLoopMixIn } from '@socketserver/core';
+import { EchoDatagramHandler, EchoStreamHandler } from './handlers.js';
+
+/** The transports, as `--transport` names them. */
+export const TRANSPORTS = ['tcp', 'udp', 'unix', 'unix-dgram'] as const;
+/** A transport's name. */
+export type Transport = (typeof TRANSPORTS)[number];
+
+/** The modes, as `--mode` names them. */
+export const MODES = ['sync', 'eventloop', 'threading', 'forking'] as const;
+/** A mode's name. */
+export type Mode = (typeof MODES)[number];
+
+/** A concrete server class: `create(address, Handler, settings)` binds and activates it. */
+export interface EchoServerClass {
+  create(address: unknown, Handler: unknown, settings?: object): Promise<BaseServer<any, any>>;
+}
+
+// The plain server classes are abstract-free and concrete; mix-ins take any of them.
+type PlainServerClass = abstract new (...args: any[]) => BaseServer<any, any>;
+
+/** What a transport brings: its plain server, its handler, its settings. */
+export interface TransportRow {
+  /** `stream` (a connection per request) or `datagram` (a packet per request). */
+  kind: 'stream' | 'datagram';
+  /** `inet` binds `--host`/`--port`; `unix` binds `--path`. */
+  family: 'inet' | 'unix';
+  /** The package that provides the server class (for "not available" messages). */
+  packageName: string;
+  /** Loads the plain (one request at a time) server class. */
+  load(): Promise<PlainServerClass>;
+  /** The handler class: the same one in every mode. */
+  Handler: typeof EchoStreamHandler | typeof EchoDatagramHandler;
+  /** Settings for `create`. */
+  settings: Record<string, unknown>;
+}
+
+/**
+ * The largest UDP payload there is (65,527 bytes over IPv6; IPv4 carries at
+ * most 65,507): no UDP datagram is ever truncated. Python's default is 8192.
+ */
+export const UDP_MAX_PACKET_SIZE = 65_527;
+
+/**
+ * The largest Unix datagram the server receives whole: `unix-dgram` reads
+ * each datagram into a 64 KiB buffer (the kernel would take up to about the
+ * socket's send buffer, 208 KiB by default on Linux).
+ */
+export const UNIX_DGRAM_MAX_PACKET_SIZE = 65_536;
+
+/** The transports table. */
+export const transports: Record<Transport, TransportRow> = {
+  tcp: {
+    kind: 'stream',
+    family: 'inet',
+    packageName: '@socketserver/transport-inet',
+    load: async () => (await import('@socketserver/transport-inet')).TCPServer,
+    Handler: EchoStreamHandler,
+    settings: {},
+  },
+  udp: {
+    kind: 'datagram',
+    family: 'inet',
+    packageName: '@socketserver/transport-inet',
+    load: async () => (await import('@socketserver/transport-inet')).UDPServer,
+    Handler: EchoDatagramHandler,
+    settings: { maxPacketSize: UDP_MAX_PACKET_SIZE },
+  },
+  unix: {
+    kind: 'stream',
+    family: 'unix',
+    packageName: '@socketserver/transport-unix',
+    load: notAvailable('@socketserver/transport-unix'),
+    Handler: EchoStreamHandler,
+    settings: {},
+  },
+  'unix-dgram': {
+    kind: 'datagram',
+    family: 'unix',
+    packageName: '@socketserver/transport-unix',
+    load: notAvailable('@socketserver/transport-unix'),
+    Handler: EchoDatagramHandler,
+    settings: { maxPacketSize: UNIX_DGRAM_MAX_PACKET_SIZE },
+  },
+};
+
+/** What a mode brings: a mix-in over the plain server, or none. */
+export interface ModeRow {
+  /** The package that provides the mix-in. */
+  packageName: string;
+  /** Wraps a plain server class in the mode's mix-in (`sync` returns a plain subclass). */
+  wrap(Base: PlainServerClass): Promise<PlainServerClass>;
+}
+
+/** The modes table. */
+export const modes: Record<Mode, ModeRow> = {
+  sync: {
+    packageName: '@socketserver/core',
+    wrap: async (Base) => Base,
+  },
+  eventloop: {
+    packageName: '@socketserver/core',
+    wrap: async (Base) => EventLoopMixIn(Base),
+  },
+  threading: {
+    packageName: '@socketserver/mixin-threading',
+    wrap: notAvailable('@socketserver/mixin-threading'),
+  },
+  forking: {
+    packageName: '@socketserver/mixin-forking',
+    wrap: notAvailable('@socketserver/mixin-forking'),
+  },
+};
+
+/**
+ * A transport or mode this build cannot offer: its package is missing or not
+ * built. `code` is `ERR_SOCKETSERVER_ECHO_NOT_AVAILABLE`.
+ */
+export class NotAvailableError extends Error {
+  /** Stable error code. */
+  readonly code = 'ERR_SOCKETSERVER_ECHO_NOT_AVAILABLE';
+  override name = 'NotAvailableError';
+}
+
+function notAvailable(packageName: string): () => Promise<never> {
+  return async () => {
+    throw new NotAvailableError(`${packageName} is not available in this build`);
+  };
+}
+
+/**
+ * The server class for a transport and a mode: `modes[mode]` wrapped around
+ * `transports[transport]`. Rejects with {@link NotAvailableError} when a
+ * package it needs cannot be loaded.
+ */
+export async function echoServerClass(transport: Transport, mode: Mode): Promise<EchoServerClass> {
+  const Plain = await loadOrExplain(transports[transport].packageName, () =>
+    transports[transport].load(),
+  );
+  const Mixed = await loadOrExplain(modes[mode].packageName, () => modes[mode].wrap(Plain));
+  // A concrete subclass: mix-ins return abstract classes, `create` needs `new`.
+  return class EchoServer extends (Mixed as unknown as new (
+    ...args: any[]
+  ) => BaseServer<any, any>) {} as unknown as EchoServerClass;
+}
+
+async function loadOrExplain<T>(packageName: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    if (error instanceof NotAvailableError) throw error;
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new NotAvailableError(
+        `${packageName} is not available (not installed or not built): ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
