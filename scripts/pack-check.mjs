@@ -22,7 +22,7 @@ try {
       'npx',
       [
         '-y',
-        `pnpm@${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).engines.pnpm}`,
+        JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager,
         'pack',
         '--pack-destination',
         tarballs,
