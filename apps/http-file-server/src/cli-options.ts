@@ -1,0 +1,115 @@
+/**
+ * The command line of `socketserver-http`: parsing and messages.
+ *
+ * @module
+ */
+import { parseArgs } from 'node:util';
+import type { DotfilePolicy } from './file-request-handler.js';
+import { type FileServer, SERVE_MODES, type ServeMode } from './index.js';
+
+/** The `--help` text. */
+export const USAGE = `usage: socketserver-http [port] [-b|--bind ADDR] [-d|--directory DIR]
+                         [--mode eventloop|threading|forking|sync] [--unix PATH]
+                         [--quiet] [--help]
+
+Serve the files of a directory over HTTP/1.1.
+
+positional arguments:
+  port                  bind to this port (default 8000; 0 picks a free one)
+
+options:
+  -b, --bind ADDR       bind to this address (default: all interfaces, IPv6 and IPv4)
+  -d, --directory DIR   serve this directory (default: the current directory)
+  --mode MODE           eventloop (default), threading, forking or sync
+  --unix PATH           listen on a Unix socket at PATH instead of TCP
+  --quiet               do not write the access log
+  --follow-symlinks     follow symbolic links that lead outside the directory
+  --dotfiles POLICY     names starting with ".": ignore (default: 404, unlisted),
+                        deny (403, unlisted) or allow
+  --max-connections N   connections served at once (default 1000)
+  -h, --help            show this help and exit
+`;
+
+/** Parsed command line. */
+export interface CliOptions {
+  port: number;
+  bind: string;
+  directory: string;
+  mode: ServeMode;
+  unix: string | undefined;
+  quiet: boolean;
+  followSymlinks: boolean;
+  dotfiles: DotfilePolicy;
+  maxConnections: number;
+  help: boolean;
+}
+
+/** A command-line mistake: printed with the usage, exit status 2 (as Python's argparse). */
+export class UsageError extends Error {}
+
+/** Parses `argv` (without `node` and the script). Throws {@link UsageError}. */
+export function parseCli(argv: string[]): CliOptions {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        bind: { type: 'string', short: 'b' },
+        directory: { type: 'string', short: 'd' },
+        mode: { type: 'string' },
+        unix: { type: 'string' },
+        quiet: { type: 'boolean' },
+        'follow-symlinks': { type: 'boolean' },
+        dotfiles: { type: 'string' },
+        'max-connections': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new UsageError(`unrecognized arguments: ${positionals.slice(1).join(' ')}`);
+  const port = positionals[0] === undefined ? 8000 : Number(positionals[0]);
+  if (!/^\d+$/.test(positionals[0] ?? '0') || port > 65535) {
+    throw new UsageError(`invalid port: ${positionals[0]}`);
+  }
+  const mode = (values.mode ?? 'eventloop') as ServeMode;
+  if (!SERVE_MODES.includes(mode)) {
+    throw new UsageError(`invalid --mode ${String(values.mode)} (choose from ${SERVE_MODES.join(', ')})`);
+  }
+  const dotfiles = (values.dotfiles ?? 'ignore') as DotfilePolicy;
+  if (!['ignore', 'deny', 'allow'].includes(dotfiles)) {
+    throw new UsageError(`invalid --dotfiles ${String(values.dotfiles)} (choose from ignore, deny, allow)`);
+  }
+  const maxConnections = Number(values['max-connections'] ?? 1000);
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    throw new UsageError(`invalid --max-connections ${String(values['max-connections'])}`);
+  }
+  if (values.unix !== undefined && (values.bind !== undefined || positionals.length > 0)) {
+    throw new UsageError('--unix cannot be combined with a port or --bind');
+  }
+  return {
+    port,
+    bind: (values.bind as string | undefined) ?? '',
+    directory: (values.directory as string | undefined) ?? process.cwd(),
+    mode,
+    unix: values.unix as string | undefined,
+    quiet: values.quiet === true,
+    followSymlinks: values['follow-symlinks'] === true,
+    dotfiles,
+    maxConnections,
+    help: values.help === true,
+  };
+}
+
+/** The "Serving HTTP on ..." line, with the real bound address. */
+export function servingLine(server: FileServer): string {
+  const address = server.serverAddress as { host: string; port: number; family: string } | string;
+  if (typeof address === 'string') return `Serving HTTP on unix socket ${address} ...`;
+  const urlHost = address.family === 'IPv6' ? `[${address.host}]` : address.host;
+  return `Serving HTTP on ${address.host} port ${address.port} (http://${urlHost}:${address.port}/) ...`;
+}
+

@@ -1,0 +1,455 @@
+/**
+ * `FileRequestHandler`: serves a directory tree over HTTP (Python's
+ * `SimpleHTTPRequestHandler`, with validators, ranges and the security
+ * rules in the README).
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
+import { type FileHandle, open, readdir, realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import mime from 'mime-types';
+import parseRange from 'range-parser';
+import { HTTPError, HTTPRequestHandler } from './http-request-handler.js';
+import { displayName, type ListingEntry, renderListing, sortEntries } from './listing.js';
+import { canonicalPath, type ParsedTarget, parseTarget } from './target.js';
+
+/** What to do with names that start with a dot. */
+export type DotfilePolicy = 'ignore' | 'deny' | 'allow';
+
+/** Settings of {@link FileRequestHandler} beyond the HTTP ones. */
+export interface FileSettings {
+  /** The served root (default: the current directory when the handler runs). */
+  directory: string;
+  /** Follow symbolic links that lead outside the root (default false: they answer 404 and are not listed). */
+  followSymlinks: boolean;
+  /**
+   * Names starting with `.` anywhere in the path: `ignore` (default) answers
+   * 404 and leaves them out of listings, `deny` answers 403 and leaves them
+   * out, `allow` serves them like any file.
+   */
+  dotfiles: DotfilePolicy;
+  /** Most ranges in one `Range` header (after merging); more and the header is ignored (default 16). */
+  maxRanges: number;
+  /** Most entries shown in a listing (default 10000). */
+  maxListingEntries: number;
+  /** Files served instead of a listing (default `index.html`, `index.htm`). */
+  indexFiles: readonly string[];
+}
+
+/** The defaults of {@link FileSettings} (`directory` is resolved when a request is handled). */
+export const DEFAULT_FILE_SETTINGS: Readonly<Omit<FileSettings, 'directory'>> = Object.freeze({
+  followSymlinks: false,
+  dotfiles: 'ignore' as DotfilePolicy,
+  maxRanges: 16,
+  maxListingEntries: 10_000,
+  indexFiles: Object.freeze(['index.html', 'index.htm']),
+});
+
+/** Files up to this size are read in one call and sent with the head in one write. */
+const SMALL_FILE = 64 * 1024;
+const STREAM_CHUNK = 64 * 1024;
+const STAT_BATCH = 32;
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const SLASH = Buffer.from('/');
+
+const realRoots = new Map<string, Promise<Buffer>>();
+
+/** The real path of a served root, resolved once per process (a rejected lookup is retried). */
+function realRoot(directory: string): Promise<Buffer> {
+  let root = realRoots.get(directory);
+  if (!root) {
+    root = realpath(directory, { encoding: 'buffer' });
+    root.catch(() => realRoots.delete(directory));
+    realRoots.set(directory, root);
+  }
+  return root;
+}
+
+/** Whether `path` is `root` or below it, compared byte-wise. */
+export function isInside(root: Buffer, path: Buffer): boolean {
+  if (root.length === 1 && root[0] === 0x2f) return path[0] === 0x2f;
+  if (path.length === root.length) return path.equals(root);
+  return path.length > root.length && path[root.length] === 0x2f && path.subarray(0, root.length).equals(root);
+}
+
+/** A strong entity tag from inode, size and modification time (ns precision where the platform has it). */
+export function entityTag(st: Stats): string {
+  return `"${st.ino.toString(16)}-${st.size.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}"`;
+}
+
+/** Splits an `If-Match`/`If-None-Match` list into entity tags. */
+function tagList(value: string): string[] {
+  return value.match(/(?:W\/)?"[^"]*"|\*/g) ?? [];
+}
+
+/**
+ * Serves the files under `directory` (Python's `SimpleHTTPRequestHandler`):
+ * GET and HEAD; directories redirect to their `/` form (301, query kept),
+ * then serve an index file or an HTML listing; files carry their MIME type
+ * (charset on text), `Last-Modified`, a strong `ETag`, `Accept-Ranges`; it
+ * answers 304 to `If-None-Match`/`If-Modified-Since`, 412 to failing
+ * `If-Match`/`If-Unmodified-Since`, 206 to a satisfiable `Range` (several
+ * ranges as `multipart/byteranges`), 416 with `bytes * /size` to an
+ * unsatisfiable one. Files are streamed with backpressure.
+ *
+ * Nothing outside the root is read or listed: see {@link parseTarget} for
+ * the path rules; symbolic links are resolved and must stay inside the
+ * root unless `followSymlinks`; names starting with `.` follow `dotfiles`.
+ *
+ * Settings: the fields of {@link FileSettings} and of `HTTPSettings`.
+ */
+export class FileRequestHandler extends HTTPRequestHandler implements FileSettings {
+  /** Where a worker thread or child process finds this class. */
+  static override moduleUrl = import.meta.url;
+
+  directory = '';
+  followSymlinks = DEFAULT_FILE_SETTINGS.followSymlinks;
+  dotfiles: DotfilePolicy = DEFAULT_FILE_SETTINGS.dotfiles;
+  maxRanges = DEFAULT_FILE_SETTINGS.maxRanges;
+  maxListingEntries = DEFAULT_FILE_SETTINGS.maxListingEntries;
+  indexFiles: readonly string[] = DEFAULT_FILE_SETTINGS.indexFiles;
+
+  /** Resolves `directory` (default: the current directory). */
+  override setup(): void {
+    super.setup();
+    this.directory = resolve(this.directory || process.cwd());
+  }
+
+  /** Serves a GET request. */
+  async doGET(): Promise<void> {
+    await this.#serve(true);
+  }
+
+  /** Serves a HEAD request: the same head as GET, no body. */
+  async doHEAD(): Promise<void> {
+    await this.#serve(false);
+  }
+
+  async #serve(withBody: boolean): Promise<void> {
+    let target: ParsedTarget;
+    try {
+      target = parseTarget(this.path);
+    } catch (error) {
+      if (!(error instanceof HTTPError)) throw error;
+      await this.sendError(error.status, error.message);
+      return;
+    }
+    for (const segment of target.segments) {
+      if (segment[0] === 0x2e && this.dotfiles !== 'allow') {
+        await this.sendError(this.dotfiles === 'deny' ? 403 : 404);
+        return;
+      }
+    }
+    const real = await this.#resolve(target.segments);
+    if (real === null) {
+      await this.sendError(404, 'File not found');
+      return;
+    }
+    const file = await this.#open(real);
+    if (file === null) {
+      await this.sendError(404, 'File not found');
+      return;
+    }
+    const [handle, st] = file;
+    try {
+      if (st.isDirectory()) {
+        await handle.close();
+        await this.#serveDirectory(real, target, withBody);
+        return;
+      }
+      if (target.trailingSlash) {
+        await this.sendError(404, 'File not found');
+        return;
+      }
+      await this.#serveFile(handle, st, displayName(target.segments.at(-1) ?? Buffer.alloc(0)), withBody);
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
+  /** The real path of the segments below the root, or null when missing or outside the root. */
+  async #resolve(segments: readonly Buffer[]): Promise<Buffer | null> {
+    const root = await realRoot(this.directory);
+    const parts: Buffer[] = [root];
+    for (const segment of segments) parts.push(SLASH, segment);
+    try {
+      const real = await realpath(Buffer.concat(parts), { encoding: 'buffer' });
+      return this.followSymlinks || isInside(root, real) ? real : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Opens a resolved path (never following a last-moment link, never blocking on a FIFO). */
+  async #open(real: Buffer): Promise<[FileHandle, Stats] | null> {
+    let handle: FileHandle;
+    try {
+      handle = await open(real, OPEN_FLAGS);
+    } catch {
+      return null;
+    }
+    try {
+      const st = await handle.stat();
+      if (st.isFile() || st.isDirectory()) return [handle, st];
+    } catch {
+      // fall through: not servable
+    }
+    await handle.close().catch(() => {});
+    return null;
+  }
+
+  async #serveDirectory(real: Buffer, target: ParsedTarget, withBody: boolean): Promise<void> {
+    if (!target.trailingSlash && target.segments.length > 0) {
+      const location = `${canonicalPath(target.segments, true)}${target.query}`;
+      this.sendResponse(301);
+      this.sendHeader('Location', location);
+      this.sendHeader('Content-Length', 0);
+      await this.endHeaders();
+      return;
+    }
+    for (const index of this.indexFiles) {
+      const indexReal = await this.#resolve([...target.segments, Buffer.from(index)]);
+      if (indexReal === null) continue;
+      const file = await this.#open(indexReal);
+      if (file === null) continue;
+      const [handle, st] = file;
+      try {
+        if (st.isFile()) {
+          await this.#serveFile(handle, st, index, withBody);
+          return;
+        }
+      } finally {
+        await handle.close().catch(() => {});
+      }
+    }
+    await this.#serveListing(real, target, withBody);
+  }
+
+  async #serveListing(real: Buffer, target: ParsedTarget, withBody: boolean): Promise<void> {
+    let names: Buffer[];
+    try {
+      names = (await readdir(real, { encoding: 'buffer' })) as Buffer[];
+    } catch {
+      await this.sendError(404, 'No permission to list directory');
+      return;
+    }
+    if (this.dotfiles !== 'allow') names = names.filter((name) => name[0] !== 0x2e);
+    const root = await realRoot(this.directory);
+    const entries: ListingEntry[] = [];
+    for (let i = 0; i < names.length; i += STAT_BATCH) {
+      const batch = names.slice(i, i + STAT_BATCH).map((name) => this.#entry(root, real, name));
+      for (const entry of await Promise.all(batch)) if (entry) entries.push(entry);
+    }
+    const sorted = sortEntries(entries);
+    const shown = sorted.slice(0, this.maxListingEntries);
+    const display = `${target.segments.map((s) => `/${displayName(s)}`).join('')}/`;
+    const body = Buffer.from(
+      renderListing(display, shown, target.segments.length === 0, sorted.length - shown.length),
+    );
+    this.sendResponse(200);
+    this.sendHeader('Content-Type', 'text/html; charset=utf-8');
+    this.sendHeader('Content-Length', body.length);
+    this.sendHeader('Cache-Control', 'no-cache');
+    await this.endHeaders(withBody ? body : undefined);
+  }
+
+  /** One listing row, or null for entries that cannot be served (links outside the root, broken links). */
+  async #entry(root: Buffer, dir: Buffer, name: Buffer): Promise<ListingEntry | null> {
+    const path = Buffer.concat([dir, SLASH, name]);
+    try {
+      const real = await realpath(path, { encoding: 'buffer' });
+      if (!this.followSymlinks && !isInside(root, real)) return null;
+      const st = await stat(real);
+      if (!st.isFile() && !st.isDirectory()) return null;
+      return {
+        name,
+        directory: st.isDirectory(),
+        symlink: !real.equals(path),
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+      };
+    } catch {
+      return null;
+    }
+  }
+
+  async #serveFile(handle: FileHandle, st: Stats, name: string, withBody: boolean): Promise<void> {
+    const etag = entityTag(st);
+    const mtime = Math.floor(st.mtimeMs / 1000) * 1000;
+    const lastModified = new Date(mtime).toUTCString();
+    const status = this.#preconditions(etag, mtime);
+    if (status === 412) {
+      await this.sendError(412);
+      return;
+    }
+    if (status === 304) {
+      this.sendResponse(304);
+      this.sendHeader('ETag', etag);
+      this.sendHeader('Last-Modified', lastModified);
+      await this.endHeaders();
+      return;
+    }
+    const type = mime.contentType(name) || 'application/octet-stream';
+    const size = st.size;
+    const ranges = this.#ranges(size, etag, mtime);
+    if (ranges === -1) {
+      this.sendResponse(416);
+      this.sendHeader('Content-Range', `bytes */${size}`);
+      this.sendHeader('Content-Length', 0);
+      await this.endHeaders();
+      return;
+    }
+    const common = () => {
+      this.sendHeader('Last-Modified', lastModified);
+      this.sendHeader('ETag', etag);
+      this.sendHeader('Accept-Ranges', 'bytes');
+    };
+    if (ranges === null) {
+      this.sendResponse(200);
+      this.sendHeader('Content-Type', type);
+      this.sendHeader('Content-Length', size);
+      common();
+      await this.#sendBytes(handle, 0, size, withBody);
+      return;
+    }
+    if (ranges.length === 1) {
+      const { start, end } = ranges[0]!;
+      this.sendResponse(206);
+      this.sendHeader('Content-Type', type);
+      this.sendHeader('Content-Length', end - start + 1);
+      this.sendHeader('Content-Range', `bytes ${start}-${end}/${size}`);
+      common();
+      await this.#sendBytes(handle, start, end - start + 1, withBody);
+      return;
+    }
+    const boundary = randomBytes(12).toString('hex');
+    const heads = ranges.map(
+      ({ start, end }, i) =>
+        `${i === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: ${type}\r\n` +
+        `Content-Range: bytes ${start}-${end}/${size}\r\n\r\n`,
+    );
+    const tail = `\r\n--${boundary}--\r\n`;
+    let length = Buffer.byteLength(tail);
+    ranges.forEach(({ start, end }, i) => {
+      length += Buffer.byteLength(heads[i]!) + end - start + 1;
+    });
+    this.sendResponse(206);
+    this.sendHeader('Content-Type', `multipart/byteranges; boundary=${boundary}`);
+    this.sendHeader('Content-Length', length);
+    common();
+    await this.endHeaders();
+    if (!withBody) return;
+    for (const [i, { start, end }] of ranges.entries()) {
+      await this.writeBody(Buffer.from(heads[i]!));
+      await this.#streamBytes(handle, start, end - start + 1);
+    }
+    await this.writeBody(Buffer.from(tail));
+  }
+
+  /** Evaluates conditional requests (RFC 9110 §13.2.2): 412, 304, or 0 to go on. */
+  #preconditions(etag: string, mtime: number): 0 | 304 | 412 {
+    const ifMatch = this.headers.get('if-match');
+    if (ifMatch !== undefined) {
+      const tags = tagList(ifMatch);
+      if (!tags.includes('*') && !tags.includes(etag)) return 412;
+    } else {
+      const since = Date.parse(this.headers.get('if-unmodified-since') ?? '');
+      if (!Number.isNaN(since) && mtime > since) return 412;
+    }
+    const ifNoneMatch = this.headers.get('if-none-match');
+    if (ifNoneMatch !== undefined) {
+      const tags = tagList(ifNoneMatch).map((tag) => (tag.startsWith('W/') ? tag.slice(2) : tag));
+      return tags.includes('*') || tags.includes(etag) ? 304 : 0;
+    }
+    const since = Date.parse(this.headers.get('if-modified-since') ?? '');
+    return !Number.isNaN(since) && mtime <= since ? 304 : 0;
+  }
+
+  /**
+   * The ranges to send: null for the whole file (no `Range`, a malformed
+   * one, a non-bytes unit, a failing `If-Range`, too many ranges), -1 when
+   * unsatisfiable, else the merged ranges.
+   */
+  #ranges(size: number, etag: string, mtime: number): Array<{ start: number; end: number }> | -1 | null {
+    const header = this.headers.get('range');
+    if (header === undefined || this.headers.getAll('range').length > 1) return null;
+    const ifRange = this.headers.get('if-range');
+    if (ifRange !== undefined) {
+      const matches = ifRange.startsWith('"')
+        ? ifRange === etag
+        : !ifRange.startsWith('W/') && Date.parse(ifRange) === mtime;
+      if (!matches) return null;
+    }
+    let result: ReturnType<typeof parseRange>;
+    try {
+      result = parseRange(size, header, { combine: true });
+    } catch {
+      return null;
+    }
+    if (result === -2) return null;
+    if (result === -1) return -1;
+    if (result.type !== 'bytes' || result.length > this.maxRanges) return null;
+    return result.map(({ start, end }) => ({ start, end }));
+  }
+
+  /** Ends the head and sends `length` bytes from `start` (in the same write when small). */
+  async #sendBytes(handle: FileHandle, start: number, length: number, withBody: boolean): Promise<void> {
+    if (!withBody || length === 0) {
+      await this.endHeaders();
+      return;
+    }
+    if (length <= SMALL_FILE) {
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, start);
+      if (bytesRead === length) {
+        await this.endHeaders(buffer);
+        return;
+      }
+      // The file shrank since it was measured: send what there is, then close,
+      // since the promised Content-Length cannot be met.
+      await this.endHeaders(buffer.subarray(0, bytesRead));
+      this.closeConnection = true;
+      this.connection.destroy();
+      return;
+    }
+    await this.endHeaders();
+    await this.#streamBytes(handle, start, length);
+  }
+
+  /**
+   * Streams `length` bytes from `start` with backpressure: one chunk is read
+   * ahead while the previous one is written, and the next read waits for
+   * `wfile` to accept the previous chunk, so at most two chunks (plus the
+   * socket's `wbufsize`) are held per connection. Reads go through the
+   * descriptor that was checked, never the path again. If the file shrank
+   * meanwhile, the connection is destroyed, since the promised
+   * `Content-Length` cannot be met.
+   */
+  async #streamBytes(handle: FileHandle, start: number, length: number): Promise<void> {
+    const readChunk = async (position: number, remaining: number): Promise<Buffer> => {
+      const buffer = Buffer.allocUnsafe(Math.min(STREAM_CHUNK, remaining));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      return bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+    };
+    let sent = 0;
+    let next: Promise<Buffer> | null = readChunk(start, length);
+    while (next !== null) {
+      const chunk: Buffer = await next;
+      if (chunk.length === 0) break;
+      sent += chunk.length;
+      next = sent < length ? readChunk(start + sent, length - sent) : null;
+      try {
+        await this.writeBody(chunk);
+      } catch (error) {
+        await next?.catch(() => {});
+        throw error;
+      }
+    }
+    if (sent !== length) {
+      this.closeConnection = true;
+      this.connection.destroy();
+    }
+  }
+}
