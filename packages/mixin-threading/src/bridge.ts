@@ -1,0 +1,221 @@
+/**
+ * The main thread's half of a request running in a worker: a {@link Job}
+ * holds the request until its outcome, and the bridges move a stream
+ * request's bytes (with backpressure) or a datagram request's replies over
+ * the request's `MessagePort`. Internal.
+ *
+ * @module
+ */
+import type { Socket } from 'node:net';
+import type { MessagePort } from 'node:worker_threads';
+import type { Address, DatagramRequest } from '@socketserver/core';
+import { reviveError, serializeError } from './errors.js';
+import { ACK_EVERY, CREDIT, type SocketInfo, type ToMain, type ToWorker } from './protocol.js';
+
+/** How a request reaches a worker: a connection's bytes, or one datagram. */
+export type RequestKind = 'stream' | 'datagram';
+
+/** One request on its way through the pool, until it has an outcome. */
+export class Job {
+  /** Settles with the request's outcome: resolves when the handler returned, rejects with its error. */
+  readonly promise: Promise<void>;
+  /** Called once when the job settles; `workerLost` when its worker cannot take another request. */
+  onSettled: ((workerLost: boolean) => void) | null = null;
+  #resolve!: () => void;
+  #reject!: (error: Error) => void;
+  #settled = false;
+  #port: MessagePort | null = null;
+  #detach: (() => void) | null = null;
+  #timer: NodeJS.Timeout | null = null;
+
+  /**
+   * @param kind - stream or datagram.
+   * @param request - the server's request object.
+   * @param clientAddress - the peer.
+   */
+  constructor(
+    readonly kind: RequestKind,
+    readonly request: unknown,
+    readonly clientAddress: Address,
+  ) {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.promise.catch(() => {});
+  }
+
+  /** True once the outcome is known. */
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** Connects the job to the port of the worker now running it. */
+  attach(port: MessagePort): void {
+    this.#port = port;
+    this.#detach = this.kind === 'stream' ? bridgeStream(this, port) : bridgeDatagram(this, port);
+  }
+
+  /** Fails the job with `error` after `ms` unless it settles first. */
+  limit(ms: number, error: () => Error): void {
+    this.#timer = setTimeout(() => this.settle(error(), true), ms);
+  }
+
+  /**
+   * Records the outcome (once): stops bridging, closes the port, settles
+   * the promise, and tells the pool whether the worker is still usable.
+   */
+  settle(error: Error | null, workerLost = false): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#detach?.();
+    this.#port?.close();
+    if (error === null) this.#resolve();
+    else this.#reject(error);
+    this.onSettled?.(workerLost);
+  }
+}
+
+/** What a stream handler in a worker may know about its connection. */
+export function socketInfo(socket: Socket): SocketInfo {
+  return {
+    remoteAddress: socket.remoteAddress,
+    remotePort: socket.remotePort,
+    remoteFamily: socket.remoteFamily,
+    localAddress: socket.localAddress,
+    localPort: socket.localPort,
+    localFamily: socket.localFamily,
+  };
+}
+
+function bridgeStream(job: Job, port: MessagePort): () => void {
+  const socket = job.request as Socket;
+  let inflight = 0; // bytes sent to the worker and not yet acknowledged
+  let pausedHere = false;
+  let unacked = 0; // bytes written for the worker and not yet acknowledged to it
+  let waitingDrain = false;
+  const send = (message: ToWorker, transfer?: ArrayBuffer[]) => {
+    if (!job.settled) port.postMessage(message, transfer);
+  };
+  const ackWrites = () => {
+    waitingDrain = false;
+    if (unacked > 0) {
+      send({ t: 'ack', n: unacked });
+      unacked = 0;
+    }
+  };
+  const onData = (chunk: Buffer) => {
+    inflight += chunk.length;
+    const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+    const data = whole ? chunk : Uint8Array.from(chunk);
+    send({ t: 'data', chunk: data }, [data.buffer as ArrayBuffer]);
+    if (inflight >= CREDIT && !pausedHere) {
+      pausedHere = true;
+      socket.pause();
+    }
+  };
+  const onEnd = () => send({ t: 'end' });
+  const onError = (error: Error) => send({ t: 'error', error: serializeError(error) });
+  const onClose = () => send({ t: 'close' });
+  const onDrain = () => {
+    if (waitingDrain) ackWrites();
+  };
+  port.on('message', (message: ToMain) => {
+    switch (message.t) {
+      case 'write': {
+        const chunk = message.chunk;
+        unacked += chunk.byteLength;
+        if (socket.destroyed || socket.writableEnded) {
+          ackWrites();
+          break;
+        }
+        const accepted = socket.write(
+          Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+        );
+        if (!accepted) waitingDrain = true;
+        else if (!waitingDrain && unacked >= ACK_EVERY) ackWrites();
+        break;
+      }
+      case 'ack':
+        inflight -= message.n;
+        if (pausedHere && inflight < CREDIT) {
+          pausedHere = false;
+          socket.resume();
+        }
+        break;
+      case 'fin':
+        if (!socket.destroyed) socket.end();
+        break;
+      case 'destroy':
+        socket.destroy();
+        break;
+      case 'noDelay':
+        if (typeof socket.setNoDelay === 'function') socket.setNoDelay(message.value);
+        break;
+      case 'keepAlive':
+        if (typeof socket.setKeepAlive === 'function')
+          socket.setKeepAlive(message.enable, message.delay);
+        break;
+      case 'done':
+        job.settle(null);
+        break;
+      case 'fail':
+        job.settle(reviveError(message.error));
+        break;
+      default:
+        break;
+    }
+  });
+  socket.on('data', onData);
+  socket.on('end', onEnd);
+  socket.on('error', onError);
+  socket.on('close', onClose);
+  socket.on('drain', onDrain);
+  if (socket.destroyed) send({ t: 'close' });
+  else socket.resume();
+  return () => {
+    socket.off('data', onData);
+    socket.off('end', onEnd);
+    socket.off('error', onError);
+    socket.off('close', onClose);
+    socket.off('drain', onDrain);
+    if (!socket.destroyed) socket.pause();
+  };
+}
+
+function bridgeDatagram(job: Job, port: MessagePort): () => void {
+  const request = job.request as DatagramRequest;
+  port.on('message', (message: ToMain) => {
+    switch (message.t) {
+      case 'send': {
+        const { id, data, address } = message;
+        const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+        request.socket.sendTo(bytes, address).then(
+          () => {
+            if (!job.settled) port.postMessage({ t: 'sent', id } satisfies ToWorker);
+          },
+          (error: unknown) => {
+            if (!job.settled) {
+              port.postMessage({
+                t: 'sendError',
+                id,
+                error: serializeError(error),
+              } satisfies ToWorker);
+            }
+          },
+        );
+        break;
+      }
+      case 'done':
+        job.settle(null);
+        break;
+      case 'fail':
+        job.settle(reviveError(message.error));
+        break;
+      default:
+        break;
+    }
+  });
+  return () => {};
+}

@@ -1,0 +1,78 @@
+/**
+ * The messages between the main thread and a worker thread. Internal.
+ *
+ * Per worker (`worker.postMessage` / `parentPort`): the worker reports
+ * `ready` or `loadError` once, then receives one `request` at a time, each
+ * with its own `MessagePort` over which the request's bytes, replies and
+ * outcome travel, in order.
+ *
+ * @module
+ */
+
+import type { MessagePort } from 'node:worker_threads';
+import type { Address } from '@socketserver/core';
+import type { SerializedError } from './errors.js';
+
+/** Bytes either side may send before the other acknowledges them (each direction). */
+export const CREDIT = 64 * 1024;
+/** Acknowledge once this many bytes were consumed (a quarter of the credit). */
+export const ACK_EVERY = CREDIT / 4;
+
+/** What a worker is started with (`workerData`). */
+export interface WorkerBoot {
+  handler: { moduleUrl: string; exportName: string };
+  /** The server's data fields, Locks and SharedStates packed. */
+  server: Record<string, unknown>;
+}
+
+/** Worker to main, on the worker's own channel. */
+export type WorkerStatus = { type: 'ready' } | { type: 'loadError'; error: SerializedError };
+
+/** The peer's details a stream handler may read from `request` (a `net.Socket`'s fields). */
+export interface SocketInfo {
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
+  remoteFamily?: string | undefined;
+  localAddress?: string | undefined;
+  localPort?: number | undefined;
+  localFamily?: string | undefined;
+}
+
+/** Main to worker: run one request. `port` carries everything about it. */
+export type RequestStart =
+  | {
+      type: 'request';
+      kind: 'stream';
+      port: MessagePort;
+      clientAddress: Address;
+      socket: SocketInfo;
+    }
+  | {
+      type: 'request';
+      kind: 'datagram';
+      port: MessagePort;
+      clientAddress: Address;
+      packet: Uint8Array;
+    };
+
+/** Main to worker, on a request's port. */
+export type ToWorker =
+  | { t: 'data'; chunk: Uint8Array }
+  | { t: 'end' }
+  | { t: 'error'; error: SerializedError }
+  | { t: 'close' }
+  | { t: 'ack'; n: number }
+  | { t: 'sent'; id: number }
+  | { t: 'sendError'; id: number; error: SerializedError };
+
+/** Worker to main, on a request's port. */
+export type ToMain =
+  | { t: 'write'; chunk: Uint8Array }
+  | { t: 'ack'; n: number }
+  | { t: 'fin' }
+  | { t: 'destroy' }
+  | { t: 'noDelay'; value: boolean }
+  | { t: 'keepAlive'; enable: boolean; delay: number }
+  | { t: 'send'; id: number; data: Uint8Array; address: Address }
+  | { t: 'done' }
+  | { t: 'fail'; error: SerializedError };

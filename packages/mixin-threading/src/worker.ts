@@ -1,0 +1,124 @@
+/**
+ * The script each worker thread of a `ThreadingMixIn` server runs: it
+ * imports the handler class (through core's `loadHandler`, which marks the
+ * thread so a module that starts a server fails loudly), reports `ready`,
+ * then runs one request at a time, each over its own `MessagePort`.
+ *
+ * @module
+ */
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { type Address, type DatagramRequest, loadHandler } from '@socketserver/core';
+import { BridgedSocket } from './bridged-socket.js';
+import { reviveError, serializeError } from './errors.js';
+import type { RequestStart, ToMain, ToWorker, WorkerBoot, WorkerStatus } from './protocol.js';
+import { unpackShared } from './shared-state.js';
+
+type HandlerClass = new (
+  request: unknown,
+  clientAddress: Address,
+  server: unknown,
+) => { run(): Promise<void> };
+
+const port = parentPort;
+if (port === null)
+  throw new Error('@socketserver/mixin-threading worker.js runs only as a worker thread');
+
+const boot = workerData as WorkerBoot;
+
+/** `this.server` in a worker: the server's data fields, with shared state rebuilt over the same memory. */
+const server = unpackShared(boot.server) as Record<string, unknown>;
+
+async function start(): Promise<HandlerClass> {
+  let lateFailure: unknown = null;
+  const onRejection = (reason: unknown) => {
+    lateFailure ??= reason;
+  };
+  process.on('unhandledRejection', onRejection);
+  try {
+    const HandlerClass = (await loadHandler(boot.handler)) as HandlerClass;
+    // A module that starts a server without awaiting it fails a tick later.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    if (lateFailure !== null) throw lateFailure;
+    return HandlerClass;
+  } finally {
+    process.off('unhandledRejection', onRejection);
+  }
+}
+
+function post(message: WorkerStatus): void {
+  port!.postMessage(message);
+}
+
+async function runRequest(HandlerClass: HandlerClass, start: RequestStart): Promise<void> {
+  const requestPort = start.port;
+  let socket: BridgedSocket | null = null;
+  const pendingSends = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  let request: unknown;
+  if (start.kind === 'stream') {
+    socket = new BridgedSocket(requestPort, start.socket);
+    socket.on('error', () => {}); // errors reach the handler through rfile/wfile
+    request = socket;
+  } else {
+    let nextId = 0;
+    const sender = {
+      sendTo(data: Uint8Array, address: Address): Promise<void> {
+        const id = nextId++;
+        const copy = Uint8Array.from(data);
+        return new Promise<void>((resolve, reject) => {
+          pendingSends.set(id, { resolve, reject });
+          requestPort.postMessage({ t: 'send', id, data: copy, address } satisfies ToMain, [
+            copy.buffer,
+          ]);
+        });
+      },
+    };
+    const packet = Buffer.from(
+      start.packet.buffer,
+      start.packet.byteOffset,
+      start.packet.byteLength,
+    );
+    request = { packet, socket: sender } satisfies DatagramRequest;
+  }
+  requestPort.on('message', (message: ToWorker) => {
+    if (message.t === 'sent' || message.t === 'sendError') {
+      const pending = pendingSends.get(message.id);
+      pendingSends.delete(message.id);
+      if (message.t === 'sent') pending?.resolve();
+      else pending?.reject(reviveError(message.error));
+      return;
+    }
+    socket?.receive(message);
+  });
+  let outcome: ToMain;
+  try {
+    await new HandlerClass(request, start.clientAddress, server).run();
+    outcome = { t: 'done' };
+  } catch (error) {
+    outcome = { t: 'fail', error: serializeError(error) };
+  }
+  if (socket !== null) await socket.flushWrites();
+  socket?.detach();
+  requestPort.postMessage(outcome);
+  // The main thread closes the port once it has read the outcome.
+  requestPort.unref();
+}
+
+async function main(): Promise<void> {
+  let HandlerClass: HandlerClass;
+  try {
+    HandlerClass = await start();
+  } catch (error) {
+    post({ type: 'loadError', error: serializeError(error) });
+    return;
+  }
+  server.RequestHandlerClass = HandlerClass;
+  port!.on('message', (message: RequestStart) => {
+    if (message.type !== 'request') return;
+    void runRequest(HandlerClass, message);
+  });
+  post({ type: 'ready' });
+}
+
+void main();
