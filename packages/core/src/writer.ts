@@ -15,21 +15,21 @@ export interface Writer {
   flush(): Promise<void>;
 }
 
-type Waiter = { resolve: () => void; reject: (error: Error) => void };
+const EMPTY = Buffer.alloc(0);
+const DONE: Promise<void> = Promise.resolve();
 
 /**
- * The `wfile` of a stream handler. `write` resolves once the socket holds no
- * more than `highWaterMark` unsent bytes (Python's `wbufsize`; 0, the default,
- * means a write resolves when the kernel has taken it), so a handler that
- * awaits its writes never makes memory grow faster than the peer reads.
- * It rejects if the connection is closed or fails.
+ * The `wfile` of a stream handler. `write` resolves at once while the socket
+ * holds no more than `highWaterMark` unsent bytes (Python's `wbufsize`; 0, the
+ * default, means while the kernel takes everything), and otherwise when the
+ * socket's backlog has been handed to the kernel. A handler that awaits its
+ * writes therefore never makes memory grow faster than the peer reads.
+ * Writes reject once the connection is closed or has failed.
  */
 export class SocketWriter implements Writer {
   #socket: Socket;
   #highWaterMark: number;
-  #pending = 0;
-  #waiters: Waiter[] = [];
-  #flushers: Waiter[] = [];
+  #flushed: Promise<void> | null = null;
   #error: Error | null = null;
 
   /**
@@ -39,9 +39,9 @@ export class SocketWriter implements Writer {
   constructor(socket: Socket, options: { highWaterMark?: number } = {}) {
     this.#socket = socket;
     this.#highWaterMark = Math.max(0, options.highWaterMark ?? 0);
-    socket.on('drain', () => this.#release());
-    socket.on('error', (error) => this.#fail(error));
-    socket.on('close', () => this.#fail(new ClosedError('the connection')));
+    socket.on('error', (error) => {
+      this.#error ??= error;
+    });
   }
 
   /** Unsent bytes held in user space for this connection. */
@@ -50,44 +50,50 @@ export class SocketWriter implements Writer {
   }
 
   write(data: string | Uint8Array): Promise<void> {
+    const socket = this.#socket;
     if (this.#error !== null) return Promise.reject(this.#error);
-    if (this.#socket.destroyed || this.#socket.writableEnded) {
+    if (socket.destroyed || socket.writableEnded) {
       return Promise.reject(new ClosedError('the connection'));
     }
-    this.#pending++;
-    this.#socket.write(data, (error) => this.#written(error));
-    if (this.#socket.writableLength <= this.#highWaterMark) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    socket.write(data);
+    return socket.writableLength <= this.#highWaterMark ? DONE : this.#whenFlushed();
   }
 
   flush(): Promise<void> {
     if (this.#error !== null) return Promise.reject(this.#error);
-    if (this.#pending === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#flushers.push({ resolve, reject }));
+    return this.#socket.writableLength === 0 ? DONE : this.#whenFlushed();
   }
 
-  #written(error: Error | null | undefined): void {
-    this.#pending--;
-    if (error) {
-      this.#fail(error);
-      return;
-    }
-    this.#release();
-    if (this.#pending === 0) settle(this.#flushers.splice(0));
+  /** Resolves when every byte written so far has been handed to the kernel. */
+  #whenFlushed(): Promise<void> {
+    const socket = this.#socket;
+    if (socket.writableEnded) return socket.writableFinished ? DONE : finished(socket);
+    this.#flushed ??= new Promise<void>((resolve, reject) => {
+      // Writes complete in order: an empty write's callback runs after all before it.
+      socket.write(EMPTY, (error) => {
+        this.#flushed = null;
+        if (error) reject(this.#error ?? error);
+        else resolve();
+      });
+    });
+    return this.#flushed;
   }
+}
 
-  #release(): void {
-    if (this.#socket.writableLength <= this.#highWaterMark || this.#pending === 0) {
-      settle(this.#waiters.splice(0));
-    }
-  }
-
-  #fail(error: Error): void {
-    if (this.#error !== null) return;
-    this.#error = error;
-    const waiters = this.#waiters.splice(0).concat(this.#flushers.splice(0));
-    for (const waiter of waiters) waiter.reject(error);
-  }
+/** Resolves when an ended socket has flushed everything, rejects if it closes first. */
+function finished(socket: Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onFinish = () => {
+      socket.off('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      socket.off('finish', onFinish);
+      reject(new ClosedError('the connection'));
+    };
+    socket.once('finish', onFinish);
+    socket.once('close', onClose);
+  });
 }
 
 /** The `wfile` of a datagram handler: collects what is written, sent as one datagram after `finish`. */
@@ -107,8 +113,4 @@ export class BufferWriter implements Writer {
   getValue(): Buffer {
     return Buffer.concat(this.#chunks);
   }
-}
-
-function settle(waiters: Waiter[]): void {
-  for (const waiter of waiters) waiter.resolve();
 }
