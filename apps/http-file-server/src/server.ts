@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { stat } from 'node:fs/promises';
 import type { Socket } from 'node:net';
+import { resolve } from 'node:path';
 import {
   type BaseServer,
   EventLoopMixIn,
@@ -138,7 +140,14 @@ export async function createFileServer(options: FileServerOptions = {}): Promise
   for (const key of SETTING_KEYS) {
     if (options[key] !== undefined) (settings as Record<string, unknown>)[key] = options[key];
   }
-  settings.directory = settings.directory ?? process.cwd();
+  settings.directory = resolve(settings.directory ?? process.cwd());
+  const root = await stat(settings.directory).catch((error: Error) => error);
+  if (root instanceof Error || !root.isDirectory()) {
+    throw new FileServerError(
+      'ERR_SOCKETSERVER_HTTP_NOT_A_DIRECTORY',
+      `cannot serve ${settings.directory}: ${root instanceof Error ? root.message : 'not a directory'}`,
+    );
+  }
   // A plain server handles one connection at a time: keeping it open would starve the others.
   if (mode === 'sync') settings.keepAlive = false;
   if (mode === 'threading' || mode === 'forking') process.env[SETTINGS_ENV] = JSON.stringify(settings);
