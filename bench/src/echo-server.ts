@@ -1,0 +1,183 @@
+/**
+ * An echo server in its own process: `node echo-server.js <kind> [path]`.
+ * Kinds are `<tcp|udp|unix>-<raw|plain|evloop|threading|forking>`: `raw`
+ * is node:net/node:dgram at its simplest (the limit inside Node), the
+ * others are @socketserver servers running `handlers.js`.
+ *
+ * Prints `READY {json}` once listening, or `UNAVAILABLE <reason>` and exits
+ * 3 when a package it needs is missing or not built. Reads commands on
+ * stdin (`gc`: collect garbage, answer `GC`; `conns`: answer `CONNS n`;
+ * `mem`: answer `MEM {process.memoryUsage()}`) and
+ * exits when stdin closes, so it never outlives the benchmark.
+ *
+ * @module
+ */
+import { createSocket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { NodeKind, ReadyLine } from './targets.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, '..', '..');
+
+/** A package that is not installed or not built. */
+class Unavailable extends Error {}
+
+/**
+ * Imports a workspace package by name, or from `packages/<dir>/dist` when
+ * the bench package does not depend on it (packages written in parallel).
+ */
+async function importPackage(dir: string): Promise<Record<string, any>> {
+  const name = `@socketserver/${dir}`;
+  try {
+    return await import(name);
+  } catch {
+    const entry = resolve(repoRoot, 'packages', dir, 'dist', 'index.js');
+    if (!existsSync(resolve(repoRoot, 'packages', dir))) {
+      throw new Unavailable(`${name} does not exist`);
+    }
+    if (!existsSync(entry)) throw new Unavailable(`${name} is not built (no dist/index.js)`);
+    try {
+      return await import(pathToFileURL(entry).href);
+    } catch (error) {
+      throw new Unavailable(`${name} failed to load: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+}
+
+function exportOf(module: Record<string, any>, dir: string, name: string): any {
+  const value = module[name];
+  if (typeof value !== 'function') throw new Unavailable(`@socketserver/${dir} has no ${name}`);
+  return value;
+}
+
+interface Running {
+  ready: ReadyLine;
+  connections(): number | Promise<number>;
+}
+
+async function rawServer(transport: string, path: string | undefined): Promise<Running> {
+  if (transport === 'udp') {
+    const socket = createSocket('udp4');
+    socket.on('message', (message, peer) => socket.send(message, peer.port, peer.address));
+    socket.on('error', () => {});
+    await new Promise<void>((done) => socket.bind(0, '127.0.0.1', done));
+    return {
+      ready: { pid: process.pid, host: '127.0.0.1', port: socket.address().port },
+      connections: () => 0,
+    };
+  }
+  const server: Server = createServer((socket: Socket) => {
+    socket.on('data', (chunk) => socket.write(chunk));
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    if (transport === 'unix') server.listen(path!, done);
+    else server.listen(0, '127.0.0.1', done);
+  });
+  const address = server.address();
+  return {
+    ready:
+      typeof address === 'object' && address !== null
+        ? { pid: process.pid, host: '127.0.0.1', port: address.port }
+        : { pid: process.pid, path: path! },
+    connections: () =>
+      new Promise((done) => server.getConnections((_error, count) => done(count ?? -1))),
+  };
+}
+
+async function socketServer(
+  transport: string,
+  mode: string,
+  path: string | undefined,
+): Promise<Running> {
+  const core = await importPackage('core');
+  const handlers = await import(pathToFileURL(resolve(here, 'handlers.js')).href);
+  let Base: any;
+  if (transport === 'unix')
+    Base = exportOf(await importPackage('transport-unix'), 'transport-unix', 'UnixStreamServer');
+  else {
+    const inet = await importPackage('transport-inet');
+    Base = exportOf(inet, 'transport-inet', transport === 'udp' ? 'UDPServer' : 'TCPServer');
+  }
+  let Server: any = Base;
+  if (mode === 'evloop') Server = exportOf(core, 'core', 'EventLoopMixIn')(Base);
+  if (mode === 'threading') {
+    Server = exportOf(
+      await importPackage('mixin-threading'),
+      'mixin-threading',
+      'ThreadingMixIn',
+    )(Base);
+  }
+  if (mode === 'forking') {
+    Server = exportOf(await importPackage('mixin-forking'), 'mixin-forking', 'ForkingMixIn')(Base);
+  }
+  const Handler = transport === 'udp' ? handlers.EchoDatagramHandler : handlers.EchoStreamHandler;
+  const address = transport === 'unix' ? path! : { host: '127.0.0.1', port: 0 };
+  const server = await Server.create(address, Handler);
+  void server.serveForever().catch((error: unknown) => {
+    process.stderr.write(`serveForever failed: ${String(error)}\n`);
+    process.exit(1);
+  });
+  const bound = server.serverAddress;
+  return {
+    ready:
+      typeof bound === 'string'
+        ? { pid: process.pid, path: bound }
+        : { pid: process.pid, host: bound.host, port: bound.port },
+    connections: () => (typeof server.openConnections === 'number' ? server.openConnections : -1),
+  };
+}
+
+async function main(): Promise<void> {
+  const kind = process.argv[2] as NodeKind | undefined;
+  const path = process.argv[3];
+  const [transport, mode] = (kind ?? '').split('-') as [string, string];
+  if (!['tcp', 'udp', 'unix'].includes(transport) || mode === undefined) {
+    process.stderr.write(
+      'usage: node echo-server.js <tcp|udp|unix>-<raw|plain|evloop|threading|forking> [path]\n',
+    );
+    process.exit(2);
+  }
+  if (transport === 'unix' && path === undefined) {
+    process.stderr.write('echo-server: a unix kind needs a socket path\n');
+    process.exit(2);
+  }
+  let running: Running;
+  try {
+    running =
+      mode === 'raw' ? await rawServer(transport, path) : await socketServer(transport, mode, path);
+  } catch (error) {
+    if (error instanceof Unavailable) {
+      process.stdout.write(`UNAVAILABLE ${error.message}\n`);
+      process.exit(3);
+    }
+    throw error;
+  }
+  process.stdout.write(`READY ${JSON.stringify(running.ready)}\n`);
+  const commands = createInterface({ input: process.stdin });
+  commands.on('line', async (line) => {
+    const command = line.trim();
+    if (command === 'gc') {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      gc?.();
+      process.stdout.write(gc ? 'GC\n' : 'GC unavailable\n');
+    } else if (command === 'mem') {
+      process.stdout.write(`MEM ${JSON.stringify(process.memoryUsage())}\n`);
+    } else if (command === 'conns') {
+      process.stdout.write(`CONNS ${await running.connections()}\n`);
+    }
+  });
+  // The benchmark closed our stdin (or died): stop at once.
+  commands.on('close', () => process.exit(0));
+}
+
+main().catch((error) => {
+  process.stderr.write(`echo-server: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,252 @@
+/**
+ * Starting and always stopping the benchmark's processes: servers in their
+ * own process group (so a forking server's children go with it), load
+ * generators over IPC. Everything started is killed on exit, SIGINT and
+ * SIGTERM.
+ *
+ * @module
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LoadConfig, ReadyMessage, ResultMessage } from './load-config.js';
+import type { ReadyLine } from './targets.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The bench package's directory. */
+export const benchDir = resolve(here, '..');
+
+const live = new Set<ChildProcess>();
+let hooked = false;
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Kills every process this module started (synchronous, safe in an exit handler). */
+export function killAll(): void {
+  for (const child of live) {
+    child.stdin?.destroy();
+    killGroup(child, 'SIGKILL');
+  }
+  live.clear();
+}
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\nbench: ${signal}, stopping every process it started\n`);
+      killAll();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
+/** A running echo server. */
+export interface ServerHandle {
+  ready: ReadyLine;
+  child: ChildProcess;
+  /** Sends a stdin command and resolves with the first stdout line starting with `answerPrefix`. */
+  command(line: string, answerPrefix: string, timeoutMs?: number): Promise<string>;
+  /** Resident set size of the server's main process, from /proc (bytes). */
+  rss(): number;
+  stop(): Promise<void>;
+}
+
+/** Why a server could not run: `unavailable` (a missing package or class) or `failed`. */
+export class ServerStartError extends Error {
+  constructor(
+    readonly kind: 'unavailable' | 'failed',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Starts a server (`command args`) in its own process group and waits for
+ * its `READY` line.
+ */
+export function startServer(
+  command: string,
+  args: string[],
+  options: { timeoutMs?: number; shell?: string } = {},
+): Promise<ServerHandle> {
+  hookExit();
+  const child = options.shell
+    ? spawn('/bin/sh', ['-c', options.shell, 'sh', command, ...args], {
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      })
+    : spawn(command, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  live.add(child);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    stderr = (stderr + text).slice(-2000);
+  });
+  child.stdin!.on('error', () => {});
+  const waiters: Array<{ prefix: string; resolve: (line: string) => void }> = [];
+  let buffered = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (text: string) => {
+    buffered += text;
+    for (let index = buffered.indexOf('\n'); index >= 0; index = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, index);
+      buffered = buffered.slice(index + 1);
+      const at = waiters.findIndex((waiter) => line.startsWith(waiter.prefix));
+      if (at >= 0) waiters.splice(at, 1)[0]!.resolve(line);
+    }
+  });
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  exited.then(() => live.delete(child));
+  const nextLine = (prefix: string, timeoutMs: number) =>
+    new Promise<string>((resolvePromise, reject) => {
+      const timer = setTimeout(() => {
+        reject(new ServerStartError('failed', `no "${prefix}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const waiter = {
+        prefix,
+        resolve: (line: string) => {
+          clearTimeout(timer);
+          resolvePromise(line);
+        },
+      };
+      waiters.push(waiter);
+      exited.then(() => {
+        clearTimeout(timer);
+        reject(
+          new ServerStartError(
+            'failed',
+            `exited (${child.exitCode ?? child.signalCode}) ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+          ),
+        );
+      });
+    });
+  const stop = async () => {
+    child.stdin!.end();
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 2000);
+    killGroup(child, 'SIGTERM');
+    await exited;
+    clearTimeout(timer);
+    // A forking server's children are in the group too: make sure none stays.
+    killGroup(child, 'SIGKILL');
+  };
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  return Promise.race([nextLine('READY ', timeoutMs), nextLine('UNAVAILABLE ', timeoutMs)]).then(
+    async (line) => {
+      if (line.startsWith('UNAVAILABLE ')) {
+        await stop();
+        throw new ServerStartError('unavailable', line.slice('UNAVAILABLE '.length));
+      }
+      const ready = JSON.parse(line.slice('READY '.length)) as ReadyLine;
+      return {
+        ready,
+        child,
+        command: (text: string, answerPrefix: string, wait = 10_000) => {
+          const answer = nextLine(answerPrefix, wait);
+          child.stdin!.write(`${text}\n`);
+          return answer;
+        },
+        rss: () => rssOf(ready.pid),
+        stop,
+      };
+    },
+    async (error) => {
+      await stop();
+      throw error;
+    },
+  );
+}
+
+/** VmRSS of a process in bytes (0 if it is gone). */
+export function rssOf(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** A load generator process. */
+export interface Generator {
+  ready: Promise<ReadyMessage>;
+  result: Promise<ResultMessage>;
+  send(message: { type: 'start' } | { type: 'release' }): void;
+  kill(): void;
+}
+
+/** Forks one load generator (`dist/loadgen.js`) with `config`. */
+export function startGenerator(config: LoadConfig, timeoutMs: number): Generator {
+  hookExit();
+  const child = fork(resolve(here, 'loadgen.js'), [JSON.stringify(config)], {
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
+  live.add(child);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    stderr = (stderr + text).slice(-2000);
+  });
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  exited.then(() => live.delete(child));
+  const message = <T>(type: string): Promise<T> =>
+    new Promise<T>((resolvePromise, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`load generator: no ${type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      child.on('message', (received: { type?: string }) => {
+        if (received?.type !== type) return;
+        clearTimeout(timer);
+        resolvePromise(received as T);
+      });
+      exited.then(() => {
+        clearTimeout(timer);
+        reject(
+          new Error(
+            `load generator exited (${child.exitCode ?? child.signalCode}) before ${type}: ${stderr.trim().slice(-400)}`,
+          ),
+        );
+      });
+    });
+  const ready = message<ReadyMessage>('ready');
+  const result = message<ResultMessage>('result');
+  ready.catch(() => {});
+  result.catch(() => {});
+  return {
+    ready,
+    result,
+    send: (control) => {
+      if (child.connected) child.send(control);
+    },
+    kill: () => killGroup(child, 'SIGKILL'),
+  };
+}
+
+/** The soft and hard open-file limits of this process (from /proc/self/limits). */
+export function openFileLimits(): { soft: number; hard: number } {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const match = /Max open files\s+(\S+)\s+(\S+)/.exec(limits);
+    const parse = (value: string | undefined) =>
+      value === 'unlimited' ? Number.POSITIVE_INFINITY : Number(value);
+    return { soft: parse(match?.[1]), hard: parse(match?.[2]) };
+  } catch {
+    return { soft: 1024, hard: 1024 };
+  }
+}

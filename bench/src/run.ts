@@ -1,0 +1,991 @@
+/**
+ * `pnpm bench`: every echo server side by side in one run, then memory per
+ * idle connection, printed as one Markdown report with ratios to named
+ * baselines and the goals of issue 9.
+ *
+ * ```
+ * node dist/run.js [--smoke] [--duration ms] [--warmup ms] [--rounds n]
+ *                  [--generators n] [--memory-connections n] [--only substring]
+ *                  [--json file] [--no-memory]
+ * ```
+ * `BENCH_SMOKE=1` is `--smoke`: tiny durations and counts, for CI.
+ *
+ * @module
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Histogram } from './histogram.js';
+import type { LoadConfig, ResultMessage } from './load-config.js';
+import {
+  benchDir,
+  killAll,
+  openFileLimits,
+  type ServerHandle,
+  ServerStartError,
+  startGenerator,
+  startServer,
+} from './procs.js';
+import type { NodeKind, PythonClass, Transport } from './targets.js';
+
+// ---------------------------------------------------------------- options
+
+const { values: flags } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: process.env.BENCH_SMOKE === '1' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    rounds: { type: 'string' },
+    generators: { type: 'string' },
+    'memory-connections': { type: 'string' },
+    only: { type: 'string' },
+    json: { type: 'string' },
+    'no-memory': { type: 'boolean', default: false },
+    parallel: { type: 'string' },
+  },
+});
+
+const smoke = flags.smoke === true;
+const settings = {
+  warmupMs: Number(flags.warmup ?? (smoke ? 100 : 1000)),
+  durationMs: Number(flags.duration ?? (smoke ? 300 : 3000)),
+  graceMs: smoke ? 1000 : 2000,
+  rounds: Math.max(1, Number(flags.rounds ?? 1)),
+  generators: Math.max(1, Number(flags.generators ?? Math.max(1, Math.min(4, cpus().length - 1)))),
+  keptConnections: smoke ? 4 : 50,
+  forkingConnections: smoke ? 4 : 32,
+  shortConcurrency: smoke ? 4 : 32,
+  memoryConnections: Number(flags['memory-connections'] ?? (smoke ? 200 : 10_000)),
+  // Rows run one at a time for real numbers; a smoke pass only checks that every row works.
+  parallel: Math.max(1, Number(flags.parallel ?? (smoke ? 4 : 1))),
+  lineLength: 64,
+};
+
+// ---------------------------------------------------------------- rows
+
+type ServerSpec = { node: NodeKind } | { python: PythonClass };
+
+interface EchoRow {
+  id: string;
+  section: Section;
+  label: string;
+  server: ServerSpec;
+  transport: Transport;
+  mode: 'kept' | 'short';
+  connections: number;
+  /** Ratios to show: [label, row id]. The first is the row's baseline. */
+  compare: Array<[string, string]>;
+}
+
+type Section = 'tcp' | 'udp' | 'unix' | 'tcp-short' | 'unix-short';
+
+const SECTIONS: Record<Section, string> = {
+  tcp: 'TCP echo over kept connections (64-byte lines, one outstanding per connection)',
+  udp: 'UDP echo (64-byte datagrams, one outstanding per socket)',
+  unix: 'Unix stream echo over kept connections (socket file in a temp dir)',
+  'tcp-short': 'TCP short connections (connect, one 64-byte line, read the echo, close)',
+  'unix-short': 'Unix stream short connections (connect, one line, read the echo, close)',
+};
+
+function rows(): EchoRow[] {
+  const K = settings.keptConnections;
+  const F = settings.forkingConnections;
+  const S = settings.shortConcurrency;
+  const list: EchoRow[] = [];
+  const add = (row: Omit<EchoRow, 'compare'> & { compare?: Array<[string, string]> }) =>
+    list.push({ compare: [], ...row });
+  for (const [section, transport, mode, n] of [
+    ['tcp', 'tcp', 'kept', K],
+    ['tcp-short', 'tcp', 'short', S],
+  ] as const) {
+    const p = `${section}:`;
+    add({
+      id: `${p}raw`,
+      section,
+      label: 'raw node:net (baseline)',
+      server: { node: 'tcp-raw' },
+      transport,
+      mode,
+      connections: n,
+    });
+    add({
+      id: `${p}evloop`,
+      section,
+      label: 'EventLoopMixIn(TCPServer)',
+      server: { node: 'tcp-evloop' },
+      transport,
+      mode,
+      connections: n,
+      compare: [
+        ['raw node:net', `${p}raw`],
+        ['py ThreadingTCPServer', `${p}py-threading`],
+      ],
+    });
+    add({
+      id: `${p}threading`,
+      section,
+      label: 'ThreadingMixIn(TCPServer)',
+      server: { node: 'tcp-threading' },
+      transport,
+      mode,
+      connections: n,
+      compare: [
+        ['raw node:net', `${p}raw`],
+        ['py ThreadingTCPServer', `${p}py-threading`],
+      ],
+    });
+    add({
+      id: `${p}forking`,
+      section,
+      label: 'ForkingMixIn(TCPServer)',
+      server: { node: 'tcp-forking' },
+      transport,
+      mode,
+      connections: F,
+      compare: [['py ForkingTCPServer', `${p}py-forking`]],
+    });
+    add({
+      id: `${p}py-threading`,
+      section,
+      label: 'Python ThreadingTCPServer',
+      server: { python: 'ThreadingTCPServer' },
+      transport,
+      mode,
+      connections: n,
+      compare: [['raw node:net', `${p}raw`]],
+    });
+    add({
+      id: `${p}py-forking`,
+      section,
+      label: 'Python ForkingTCPServer',
+      server: { python: 'ForkingTCPServer' },
+      transport,
+      mode,
+      connections: F,
+    });
+    add({
+      id: `${p}raw-1`,
+      section,
+      label: 'raw node:net, 1 connection',
+      server: { node: 'tcp-raw' },
+      transport,
+      mode,
+      connections: 1,
+    });
+    add({
+      id: `${p}plain`,
+      section,
+      label: 'TCPServer (plain, one at a time), 1 connection',
+      server: { node: 'tcp-plain' },
+      transport,
+      mode,
+      connections: 1,
+      compare: [
+        ['py TCPServer', `${p}py-plain`],
+        ['raw node:net 1 conn', `${p}raw-1`],
+      ],
+    });
+    add({
+      id: `${p}py-plain`,
+      section,
+      label: 'Python TCPServer, 1 connection',
+      server: { python: 'TCPServer' },
+      transport,
+      mode,
+      connections: 1,
+      compare: [['raw node:net 1 conn', `${p}raw-1`]],
+    });
+  }
+  {
+    const section = 'udp';
+    const transport = 'udp';
+    const mode = 'kept';
+    add({
+      id: 'udp:raw',
+      section,
+      label: 'raw node:dgram (baseline)',
+      server: { node: 'udp-raw' },
+      transport,
+      mode,
+      connections: K,
+    });
+    add({
+      id: 'udp:evloop',
+      section,
+      label: 'EventLoopMixIn(UDPServer)',
+      server: { node: 'udp-evloop' },
+      transport,
+      mode,
+      connections: K,
+      compare: [
+        ['raw node:dgram', 'udp:raw'],
+        ['py UDPServer', 'udp:py-plain'],
+      ],
+    });
+    add({
+      id: 'udp:plain',
+      section,
+      label: 'UDPServer (plain)',
+      server: { node: 'udp-plain' },
+      transport,
+      mode,
+      connections: K,
+      compare: [
+        ['raw node:dgram', 'udp:raw'],
+        ['py UDPServer', 'udp:py-plain'],
+      ],
+    });
+    add({
+      id: 'udp:threading',
+      section,
+      label: 'ThreadingMixIn(UDPServer)',
+      server: { node: 'udp-threading' },
+      transport,
+      mode,
+      connections: K,
+      compare: [
+        ['raw node:dgram', 'udp:raw'],
+        ['py ThreadingUDPServer', 'udp:py-threading'],
+      ],
+    });
+    add({
+      id: 'udp:forking',
+      section,
+      label: 'ForkingMixIn(UDPServer)',
+      server: { node: 'udp-forking' },
+      transport,
+      mode,
+      connections: F,
+      compare: [['py ForkingUDPServer', 'udp:py-forking']],
+    });
+    add({
+      id: 'udp:py-plain',
+      section,
+      label: 'Python UDPServer',
+      server: { python: 'UDPServer' },
+      transport,
+      mode,
+      connections: K,
+      compare: [['raw node:dgram', 'udp:raw']],
+    });
+    add({
+      id: 'udp:py-threading',
+      section,
+      label: 'Python ThreadingUDPServer',
+      server: { python: 'ThreadingUDPServer' },
+      transport,
+      mode,
+      connections: K,
+    });
+    add({
+      id: 'udp:py-forking',
+      section,
+      label: 'Python ForkingUDPServer',
+      server: { python: 'ForkingUDPServer' },
+      transport,
+      mode,
+      connections: F,
+    });
+  }
+  for (const [section, mode, n] of [
+    ['unix', 'kept', K],
+    ['unix-short', 'short', S],
+  ] as const) {
+    const p = `${section}:`;
+    const transport = 'unix';
+    add({
+      id: `${p}raw`,
+      section,
+      label: 'raw node:net on a path (baseline)',
+      server: { node: 'unix-raw' },
+      transport,
+      mode,
+      connections: n,
+    });
+    add({
+      id: `${p}evloop`,
+      section,
+      label: 'EventLoopMixIn(UnixStreamServer)',
+      server: { node: 'unix-evloop' },
+      transport,
+      mode,
+      connections: n,
+      compare: [
+        ['raw node:net', `${p}raw`],
+        ['py ThreadingUnixStreamServer', `${p}py-threading`],
+      ],
+    });
+    add({
+      id: `${p}threading`,
+      section,
+      label: 'ThreadingMixIn(UnixStreamServer)',
+      server: { node: 'unix-threading' },
+      transport,
+      mode,
+      connections: n,
+      compare: [
+        ['raw node:net', `${p}raw`],
+        ['py ThreadingUnixStreamServer', `${p}py-threading`],
+      ],
+    });
+    add({
+      id: `${p}forking`,
+      section,
+      label: 'ForkingMixIn(UnixStreamServer)',
+      server: { node: 'unix-forking' },
+      transport,
+      mode,
+      connections: F,
+      compare: [['raw node:net', `${p}raw`]],
+    });
+    add({
+      id: `${p}py-threading`,
+      section,
+      label: 'Python ThreadingUnixStreamServer',
+      server: { python: 'ThreadingUnixStreamServer' },
+      transport,
+      mode,
+      connections: n,
+      compare: [['raw node:net', `${p}raw`]],
+    });
+    if (mode === 'kept') {
+      add({
+        id: `${p}raw-1`,
+        section,
+        label: 'raw node:net on a path, 1 connection',
+        server: { node: 'unix-raw' },
+        transport,
+        mode,
+        connections: 1,
+      });
+      add({
+        id: `${p}plain`,
+        section,
+        label: 'UnixStreamServer (plain), 1 connection',
+        server: { node: 'unix-plain' },
+        transport,
+        mode,
+        connections: 1,
+        compare: [
+          ['py UnixStreamServer', `${p}py-plain`],
+          ['raw node:net 1 conn', `${p}raw-1`],
+        ],
+      });
+      add({
+        id: `${p}py-plain`,
+        section,
+        label: 'Python UnixStreamServer, 1 connection',
+        server: { python: 'UnixStreamServer' },
+        transport,
+        mode,
+        connections: 1,
+      });
+    }
+  }
+  const only = flags.only;
+  return only === undefined ? list : list.filter((row) => row.id.includes(only));
+}
+
+// ---------------------------------------------------------------- running
+
+interface RowResult {
+  status: 'ok' | 'unavailable' | 'failed';
+  reason?: string;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  completed: number;
+  mismatches: number;
+  lost: number;
+  late: number;
+  errors: number;
+  errorCodes: Record<string, number>;
+  connected: number;
+  /** Generator CPU over the window, as a share of one core (1 = one core busy). */
+  generatorCores: number;
+  generatorCpuMs: number;
+}
+
+let tempDir = '';
+let socketCounter = 0;
+
+function socketPath(): string {
+  socketCounter++;
+  return join(tempDir, `s${socketCounter}.sock`);
+}
+
+function serverCommand(spec: ServerSpec, path: string | undefined): [string, string[]] {
+  if ('python' in spec) {
+    return [
+      'python3',
+      [resolve(benchDir, 'python', 'echo_server.py'), spec.python, ...(path ? [path] : [])],
+    ];
+  }
+  return [
+    process.execPath,
+    [resolve(benchDir, 'dist', 'echo-server.js'), spec.node, ...(path ? [path] : [])],
+  ];
+}
+
+function failedResult(status: 'unavailable' | 'failed', reason: string): RowResult {
+  return {
+    status,
+    reason,
+    perSecond: Number.NaN,
+    p50: Number.NaN,
+    p99: Number.NaN,
+    completed: 0,
+    mismatches: 0,
+    lost: 0,
+    late: 0,
+    errors: 0,
+    errorCodes: {},
+    connected: 0,
+    generatorCores: Number.NaN,
+    generatorCpuMs: Number.NaN,
+  };
+}
+
+/** Splits `n` connections over at most `g` generator processes. */
+function split(n: number, g: number): number[] {
+  const count = Math.max(1, Math.min(g, n));
+  return Array.from({ length: count }, (_, i) => Math.floor(n / count) + (i < n % count ? 1 : 0));
+}
+
+async function runEcho(row: EchoRow): Promise<RowResult> {
+  const path = row.transport === 'unix' ? socketPath() : undefined;
+  let server: ServerHandle;
+  try {
+    const [command, args] = serverCommand(row.server, path);
+    server = await startServer(command, args);
+  } catch (error) {
+    if (error instanceof ServerStartError) return failedResult(error.kind, error.message);
+    return failedResult('failed', String(error));
+  }
+  const generators = split(row.connections, settings.generators).map((connections, index) => {
+    const config: LoadConfig = {
+      mode: row.mode,
+      transport: row.transport,
+      host: server.ready.host,
+      port: server.ready.port,
+      path: server.ready.path,
+      connections,
+      lineLength: settings.lineLength,
+      warmupMs: settings.warmupMs,
+      durationMs: settings.durationMs,
+      graceMs: settings.graceMs,
+      replyTimeoutMs: smoke ? 500 : 1000,
+      connectTimeoutMs: 15_000,
+      connectParallelism: 4,
+      seed: 1 + index * 7919 + socketCounter * 104729,
+    };
+    const total =
+      config.connectTimeoutMs + config.warmupMs + config.durationMs + config.graceMs + 15_000;
+    return startGenerator(config, total);
+  });
+  try {
+    await Promise.all(generators.map((generator) => generator.ready));
+    for (const generator of generators) generator.send({ type: 'start' });
+    const results = await Promise.all(generators.map((generator) => generator.result));
+    return summarize(results);
+  } catch (error) {
+    return failedResult('failed', (error as Error).message);
+  } finally {
+    for (const generator of generators) generator.kill();
+    await server.stop();
+  }
+}
+
+function summarize(results: ResultMessage[]): RowResult {
+  const histogram = new Histogram();
+  const sum = (pick: (result: ResultMessage) => number) =>
+    results.reduce((total, result) => total + pick(result), 0);
+  const errorCodes: Record<string, number> = {};
+  for (const result of results) {
+    histogram.merge(result.histogram);
+    for (const [code, count] of Object.entries(result.errorCodes)) {
+      errorCodes[code] = (errorCodes[code] ?? 0) + count;
+    }
+  }
+  const windowMs = Math.max(...results.map((result) => result.windowMs));
+  const cpuUs = sum((result) => result.cpuUserUs + result.cpuSystemUs);
+  return {
+    status: 'ok',
+    perSecond: (sum((result) => result.completed) / windowMs) * 1000,
+    p50: histogram.quantile(0.5),
+    p99: histogram.quantile(0.99),
+    completed: sum((result) => result.completed),
+    mismatches: sum((result) => result.mismatches),
+    lost: sum((result) => result.lost),
+    late: sum((result) => result.late),
+    errors: sum((result) => result.errors),
+    errorCodes,
+    connected: sum((result) => result.connected),
+    generatorCores: cpuUs / 1000 / windowMs,
+    generatorCpuMs: cpuUs / 1000,
+  };
+}
+
+/** Picks the round with the median rate (upper median). */
+function median(results: RowResult[]): RowResult {
+  const ok = results.filter((result) => result.status === 'ok');
+  if (ok.length === 0) return results[0]!;
+  const sorted = [...ok].sort((a, b) => a.perSecond - b.perSecond);
+  const chosen = sorted[Math.floor(sorted.length / 2)]!;
+  // Correctness counts add up over every round: one lost reply anywhere is reported.
+  return {
+    ...chosen,
+    mismatches: ok.reduce((total, result) => total + result.mismatches, 0),
+    lost: ok.reduce((total, result) => total + result.lost, 0),
+    errors: ok.reduce((total, result) => total + result.errors, 0),
+  };
+}
+
+async function pool<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+// ---------------------------------------------------------------- memory
+
+interface MemoryResult {
+  id: string;
+  label: string;
+  status: 'ok' | 'unavailable' | 'failed';
+  reason?: string;
+  connections: number;
+  rssBefore: number;
+  rssAfter: number;
+  perConnection: number;
+  serverConnections: number;
+}
+
+const MEMORY_ROWS: Array<{ id: string; label: string; kind: NodeKind; baseline?: string }> = [
+  { id: 'mem:tcp-raw', label: 'raw node:net TCP (baseline)', kind: 'tcp-raw' },
+  {
+    id: 'mem:tcp-evloop',
+    label: 'EventLoopMixIn(TCPServer)',
+    kind: 'tcp-evloop',
+    baseline: 'mem:tcp-raw',
+  },
+  { id: 'mem:unix-raw', label: 'raw node:net on a path (baseline)', kind: 'unix-raw' },
+  {
+    id: 'mem:unix-evloop',
+    label: 'EventLoopMixIn(UnixStreamServer)',
+    kind: 'unix-evloop',
+    baseline: 'mem:unix-raw',
+  },
+];
+
+async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Promise<MemoryResult> {
+  const base = {
+    id: row.id,
+    label: row.label,
+    connections: 0,
+    rssBefore: 0,
+    rssAfter: 0,
+    perConnection: Number.NaN,
+    serverConnections: 0,
+  };
+  const limits = openFileLimits();
+  const need = wanted + 200;
+  let shell: string | undefined;
+  if (limits.soft < need) {
+    if (limits.hard < need) {
+      return {
+        ...base,
+        status: 'failed',
+        reason: `open-file limit ${limits.hard} < ${need}; raise ulimit -n`,
+      };
+    }
+    shell = `ulimit -n ${need} && exec "$0" "$@"`;
+  }
+  const path = row.kind.startsWith('unix') ? socketPath() : undefined;
+  let server: ServerHandle;
+  try {
+    server = await startServer(
+      process.execPath,
+      [
+        '--expose-gc',
+        resolve(benchDir, 'dist', 'echo-server.js'),
+        row.kind,
+        ...(path ? [path] : []),
+      ],
+      shell === undefined ? {} : { shell },
+    );
+  } catch (error) {
+    const kind = error instanceof ServerStartError ? error.kind : 'failed';
+    return { ...base, status: kind, reason: (error as Error).message };
+  }
+  // Each generator process holds fewer connections than this process's open-file limit.
+  const perGenerator = Math.max(100, Math.min(limits.soft, 1e9) - 200);
+  const parts = split(wanted, Math.max(2, Math.ceil(wanted / perGenerator)));
+  const generators = parts.map((connections, index) =>
+    startGenerator(
+      {
+        mode: 'hold',
+        transport: row.kind.startsWith('unix') ? 'unix' : 'tcp',
+        host: server.ready.host,
+        port: server.ready.port,
+        path: server.ready.path,
+        connections,
+        lineLength: settings.lineLength,
+        warmupMs: 0,
+        durationMs: 0,
+        graceMs: 0,
+        replyTimeoutMs: 1000,
+        connectTimeoutMs: smoke ? 15_000 : 60_000,
+        connectParallelism: 32,
+        seed: 1000 + index,
+      },
+      smoke ? 30_000 : 90_000,
+    ),
+  );
+  try {
+    await server.command('gc', 'GC');
+    const rssBefore = server.rss();
+    const ready = await Promise.all(generators.map((generator) => generator.ready));
+    const connected = ready.reduce((total, message) => total + message.connected, 0);
+    const serverConnections = Number((await server.command('conns', 'CONNS')).split(' ')[1]);
+    await server.command('gc', 'GC');
+    const rssAfter = server.rss();
+    for (const generator of generators) generator.send({ type: 'release' });
+    const results = await Promise.all(generators.map((generator) => generator.result));
+    const mismatches = results.reduce((total, result) => total + result.mismatches, 0);
+    return {
+      ...base,
+      status: connected === wanted && mismatches === 0 ? 'ok' : 'failed',
+      reason:
+        connected === wanted && mismatches === 0
+          ? undefined
+          : `${connected}/${wanted} connections held, ${mismatches} mismatches`,
+      connections: connected,
+      rssBefore,
+      rssAfter,
+      perConnection: (rssAfter - rssBefore) / Math.max(1, connected),
+      serverConnections,
+    };
+  } catch (error) {
+    return { ...base, status: 'failed', reason: (error as Error).message };
+  } finally {
+    for (const generator of generators) generator.kill();
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+const fmt = {
+  rate: (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-'),
+  micros: (n: number) =>
+    Number.isFinite(n) ? (n >= 1000 ? `${(n / 1000).toFixed(2)} ms` : `${Math.round(n)} µs`) : '-',
+  ratio: (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '-'),
+  bytes: (n: number) =>
+    Number.isFinite(n)
+      ? n >= 1024 * 1024
+        ? `${(n / 1024 / 1024).toFixed(1)} MiB`
+        : `${(n / 1024).toFixed(2)} KiB`
+      : '-',
+};
+
+interface Goal {
+  text: string;
+  measured: number;
+  target: number;
+  /** `min`: measured must be at least target; `max`: at most. */
+  kind: 'min' | 'max';
+  detail: string;
+  available: boolean;
+}
+
+function report(
+  echo: Map<string, RowResult>,
+  list: EchoRow[],
+  memory: MemoryResult[],
+  started: Date,
+  seconds: number,
+): { markdown: string; goals: Goal[] } {
+  const out: string[] = [];
+  const rate = (id: string) => echo.get(id)?.perSecond ?? Number.NaN;
+  out.push(
+    `# @socketserver benchmark${smoke ? ' (SMOKE PASS: tiny durations, numbers meaningless)' : ''}`,
+  );
+  out.push('');
+  out.push(
+    `${started.toISOString()}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}; ` +
+      `warm-up ${settings.warmupMs} ms, window ${settings.durationMs} ms, ${settings.rounds} round(s) (median shown), ` +
+      `${settings.generators} load generator process(es) per row; whole run ${seconds.toFixed(0)} s.`,
+  );
+  out.push('');
+  out.push(
+    'Ratios compare rates measured in this same run. p50/p99: request latency (kept: one round trip; short: connect to close). ' +
+      '"gen CPU": CPU the load generator processes used during the window, in cores. ' +
+      '"bad": mismatched replies / lost replies / connection errors (goal 0/0/0).',
+  );
+  for (const section of Object.keys(SECTIONS) as Section[]) {
+    const sectionRows = list.filter((row) => row.section === section);
+    if (sectionRows.length === 0) continue;
+    const unit = section.endsWith('short') ? 'conns/s' : 'round trips/s';
+    out.push('', `## ${SECTIONS[section]}`, '');
+    out.push(`| server | conns | ${unit} | p50 | p99 | ratios | bad | gen CPU |`);
+    out.push('|---|--:|--:|--:|--:|---|--:|--:|');
+    for (const row of sectionRows) {
+      const result = echo.get(row.id);
+      if (result === undefined) continue;
+      if (result.status !== 'ok') {
+        out.push(
+          `| ${row.label} | ${row.connections} | ${result.status === 'unavailable' ? 'not available' : 'FAILED'}: ${result.reason ?? ''} | | | | | |`,
+        );
+        continue;
+      }
+      const ratios = row.compare
+        .map(([label, id]) => {
+          const other = rate(id);
+          return Number.isFinite(other) ? `${fmt.ratio(result.perSecond / other)} ${label}` : '';
+        })
+        .filter((text) => text !== '')
+        .join('; ');
+      const codes = Object.entries(result.errorCodes)
+        .map(([code, count]) => `${code}×${count}`)
+        .join(' ');
+      const bad = `${result.mismatches}/${result.lost}/${result.errors}${codes ? ` (${codes})` : ''}${result.late ? `, ${result.late} late` : ''}`;
+      const conns =
+        result.connected === row.connections || row.mode === 'short'
+          ? `${row.connections}`
+          : `${result.connected}/${row.connections}`;
+      out.push(
+        `| ${row.label} | ${conns} | ${fmt.rate(result.perSecond)} | ${fmt.micros(result.p50)} | ${fmt.micros(result.p99)} | ${ratios} | ${bad} | ${result.generatorCores.toFixed(2)} |`,
+      );
+    }
+  }
+  if (memory.length > 0) {
+    out.push(
+      '',
+      `## Resident memory per idle open connection (${settings.memoryConnections.toLocaleString('en-US')} connections, server in its own process, VmRSS after gc)`,
+      '',
+    );
+    out.push(
+      '| server | connections held | RSS before | RSS with connections | per connection | ratio |',
+    );
+    out.push('|---|--:|--:|--:|--:|--:|');
+    for (const result of memory) {
+      if (result.status !== 'ok') {
+        out.push(
+          `| ${result.label} | ${result.status === 'unavailable' ? 'not available' : 'FAILED'}: ${result.reason ?? ''} | | | | |`,
+        );
+        continue;
+      }
+      const baseline = MEMORY_ROWS.find((row) => row.id === result.id)?.baseline;
+      const other = memory.find((entry) => entry.id === baseline);
+      const ratio =
+        other && other.status === 'ok'
+          ? `${fmt.ratio(result.perConnection / other.perConnection)} raw`
+          : '';
+      out.push(
+        `| ${result.label} | ${result.connections} | ${fmt.bytes(result.rssBefore)} | ${fmt.bytes(result.rssAfter)} | ${fmt.bytes(result.perConnection)} | ${ratio} |`,
+      );
+    }
+  }
+  out.push('', '## HTTP file server', '');
+  out.push(
+    'Measured by its own benchmark (wrk against sirv, http-server, Python http.server, nginx): see ' +
+      '`apps/http-file-server/bench/` and the results recorded in `apps/http-file-server/README.md`. ' +
+      'Not run here, so that each table stays one run on one set of processes.',
+  );
+
+  // Goals.
+  const goals: Goal[] = [];
+  const ratioGoal = (text: string, id: string, base: string, target: number) => {
+    const a = rate(id);
+    const b = rate(base);
+    goals.push({
+      text,
+      measured: a / b,
+      target,
+      kind: 'min',
+      detail: `${fmt.rate(a)} vs ${fmt.rate(b)}`,
+      available: Number.isFinite(a / b) && b > 0,
+    });
+  };
+  ratioGoal('event-loop TCP round trips ≥ 0.95x raw node:net', 'tcp:evloop', 'tcp:raw', 0.95);
+  {
+    const a = echo.get('tcp:evloop')?.p99 ?? Number.NaN;
+    const b = echo.get('tcp:raw')?.p99 ?? Number.NaN;
+    goals.push({
+      text: 'event-loop TCP p99 no worse than raw node:net',
+      measured: a / b,
+      target: 1,
+      kind: 'max',
+      detail: `${fmt.micros(a)} vs ${fmt.micros(b)}`,
+      available: Number.isFinite(a / b),
+    });
+  }
+  ratioGoal('event-loop UDP ≥ 0.9x raw node:dgram', 'udp:evloop', 'udp:raw', 0.9);
+  ratioGoal(
+    'event-loop Unix stream ≥ 0.95x raw node:net on a path',
+    'unix:evloop',
+    'unix:raw',
+    0.95,
+  );
+  for (const [id, base, what] of [
+    ['mem:tcp-evloop', 'mem:tcp-raw', 'TCP'],
+    ['mem:unix-evloop', 'mem:unix-raw', 'Unix'],
+  ] as const) {
+    const a = memory.find((entry) => entry.id === id);
+    const b = memory.find((entry) => entry.id === base);
+    const ok = a?.status === 'ok' && b?.status === 'ok';
+    goals.push({
+      text: `event-loop ${what} memory per idle connection ≤ 1.2x raw node:net`,
+      measured: ok ? a.perConnection / b.perConnection : Number.NaN,
+      target: 1.2,
+      kind: 'max',
+      detail: ok
+        ? `${fmt.bytes(a.perConnection)} vs ${fmt.bytes(b.perConnection)}`
+        : 'not measured',
+      available: ok,
+    });
+  }
+  ratioGoal(
+    'event-loop TCP round trips ≥ 1.3x Python ThreadingTCPServer',
+    'tcp:evloop',
+    'tcp:py-threading',
+    1.3,
+  );
+  ratioGoal(
+    'event-loop TCP short connections ≥ 0.9x raw node:net',
+    'tcp-short:evloop',
+    'tcp-short:raw',
+    0.9,
+  );
+  ratioGoal(
+    'event-loop TCP short connections ≥ 2x Python ThreadingTCPServer',
+    'tcp-short:evloop',
+    'tcp-short:py-threading',
+    2,
+  );
+  ratioGoal('event-loop UDP ≥ 1.1x Python UDPServer', 'udp:evloop', 'udp:py-plain', 1.1);
+  ratioGoal(
+    'event-loop Unix stream ≥ 1.4x Python ThreadingUnixStreamServer',
+    'unix:evloop',
+    'unix:py-threading',
+    1.4,
+  );
+  ratioGoal(
+    'plain TCPServer round trips (1 conn) ≥ Python TCPServer',
+    'tcp:plain',
+    'tcp:py-plain',
+    1,
+  );
+  ratioGoal(
+    'plain TCPServer short connections (1 at a time) ≥ Python TCPServer',
+    'tcp-short:plain',
+    'tcp-short:py-plain',
+    1,
+  );
+  const bad = [...echo.entries()].filter(
+    ([, result]) => result.status === 'ok' && result.mismatches + result.lost > 0,
+  );
+  goals.push({
+    text: 'no mode loses a reply or a byte (mismatches + lost = 0 in every row)',
+    measured: bad.length,
+    target: 0,
+    kind: 'max',
+    detail:
+      bad.length === 0
+        ? 'all rows clean'
+        : bad
+            .map(([id, result]) => `${id}: ${result.mismatches} mismatched, ${result.lost} lost`)
+            .join('; '),
+    available: echo.size > 0,
+  });
+  out.push('', '## Goals (issue 9)', '');
+  out.push('| goal | measured | target | | detail |');
+  out.push('|---|--:|--:|---|---|');
+  for (const goal of goals) {
+    const met = goal.kind === 'min' ? goal.measured >= goal.target : goal.measured <= goal.target;
+    const status = !goal.available
+      ? 'not measured'
+      : met
+        ? 'met'
+        : `**MISSED** by ${Math.abs(((goal.measured - goal.target) / (goal.target || 1)) * 100).toFixed(0)}%`;
+    const measured = goal.text.startsWith('no mode')
+      ? String(goal.measured)
+      : fmt.ratio(goal.measured);
+    const target = goal.text.startsWith('no mode')
+      ? '0'
+      : `${goal.kind === 'min' ? '≥' : '≤'} ${fmt.ratio(goal.target)}`;
+    out.push(
+      `| ${goal.text} | ${goal.available ? measured : '-'} | ${target} | ${status} | ${goal.detail} |`,
+    );
+  }
+  return { markdown: out.join('\n'), goals };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const t0 = performance.now();
+  tempDir = mkdtempSync(join(tmpdir(), 'ssbench-'));
+  process.on('exit', () => rmSync(tempDir, { recursive: true, force: true }));
+  const list = rows();
+  const rounds: Map<string, RowResult[]> = new Map(list.map((row) => [row.id, []]));
+  for (let round = 1; round <= settings.rounds; round++) {
+    // Alternate the order between rounds so that drift over time does not favour one side.
+    const order = round % 2 === 1 ? list : [...list].reverse();
+    await pool(order, settings.parallel, async (row) => {
+      const result = await runEcho(row);
+      rounds.get(row.id)!.push(result);
+      const summary =
+        result.status === 'ok'
+          ? `${fmt.rate(result.perSecond)}/s p50 ${fmt.micros(result.p50)} p99 ${fmt.micros(result.p99)} bad ${result.mismatches}/${result.lost}/${result.errors} gen ${result.generatorCores.toFixed(2)} cores`
+          : `${result.status}: ${result.reason}`;
+      process.stderr.write(`[round ${round}] ${row.id.padEnd(24)} ${summary}\n`);
+    });
+  }
+  const echo = new Map([...rounds].map(([id, results]) => [id, median(results)]));
+  const memory: MemoryResult[] = [];
+  if (
+    !flags['no-memory'] &&
+    (flags.only === undefined || 'mem:'.includes(flags.only) || flags.only.startsWith('mem'))
+  ) {
+    for (const row of MEMORY_ROWS) {
+      const result = await runMemory(row, settings.memoryConnections);
+      memory.push(result);
+      process.stderr.write(
+        `[memory] ${row.id.padEnd(24)} ${result.status === 'ok' ? `${fmt.bytes(result.perConnection)} per connection (${result.connections} held, server counts ${result.serverConnections})` : `${result.status}: ${result.reason}`}\n`,
+      );
+    }
+  }
+  const { markdown, goals } = report(echo, list, memory, started, (performance.now() - t0) / 1000);
+  process.stdout.write(`${markdown}\n`);
+  if (flags.json) {
+    writeFileSync(
+      flags.json,
+      JSON.stringify(
+        {
+          started,
+          smoke,
+          settings,
+          rows: list.map((row) => ({ ...row, result: echo.get(row.id) })),
+          memory,
+          goals,
+        },
+        null,
+        2,
+      ),
+    );
+  }
+}
+
+main()
+  .catch((error) => {
+    process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => killAll());
