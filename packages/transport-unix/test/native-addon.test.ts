@@ -1,0 +1,176 @@
+/**
+ * Loading the unix-dgram addon: at import time, independent of Node 20's
+ * realpath quirk after a synchronous stat of a socket, and with a clear
+ * error when it is missing. The child-process cases run the built package
+ * (dist/), as an application would.
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DatagramRequestHandler, StreamRequestHandler } from '@socketserver/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UnixDatagramServer, UnixStreamServer, unixDgramAvailable } from '../src/index.js';
+import { DgramClient, makeTempDir, streamExamine, TEST_STR } from './helpers.js';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const coreDir = await realpath(join(packageDir, 'node_modules', '@socketserver', 'core'));
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let fresh = 0;
+const realUnixDgram = await realpath(join(packageDir, 'node_modules', 'unix-dgram'));
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await makeTempDir());
+});
+afterAll(() => cleanup());
+
+function runNode(args: string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // Without NODE_PATH: package-manager shims point it at their hoisted store.
+    const env = { ...process.env, NODE_PATH: '' };
+    execFile(process.execPath, args, { cwd, env, timeout: 20_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${error.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** Files of unix-dgram not yet resolved in this process: each check uses a new one. */
+const unresolved = ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'src/unix_dgram.cc'];
+
+/**
+ * Resolves a file of `unix-dgram` that no `require()` has resolved yet (so
+ * the realpath cache does not answer for it) and returns the path, which must
+ * be the real one: from pnpm's unresolved symlink, unix-dgram's own
+ * dependency `bindings` cannot be found.
+ */
+function expectLazyResolveReal(): void {
+  const file = unresolved[fresh++ % unresolved.length]!;
+  const parent = join(packageDir, 'test', `fresh-${process.pid}-${fresh}`, 'x.cjs');
+  expect(createRequire(parent).resolve(`unix-dgram/${file}`)).toBe(join(realUnixDgram, file));
+}
+
+describe('unix-dgram addon loading', () => {
+  it('is loaded at import time', () => {
+    expect(unixDgramAvailable).toBe(true);
+  });
+
+  it('socket-file handling leaves lazy require() of pnpm-linked packages working', async () => {
+    // Node 20's fs.realpathSync trusts the stat buffer of the previous
+    // synchronous stat: after a sync stat of a socket it stops early, and
+    // `bindings` is not found from unix-dgram's symlinked path. The servers
+    // use only asynchronous fs calls around socket files, so every step
+    // below (stale check, bind, mode, close) must leave resolution intact.
+    expectLazyResolveReal();
+    class Echo extends StreamRequestHandler<string> {
+      override async handle(): Promise<void> {
+        await this.wfile.write(await this.rfile.readline());
+      }
+    }
+    const streamPath = join(dir, 'quirk.stream');
+    const stream = await UnixStreamServer.create(streamPath, Echo, {
+      removeStaleSocket: true,
+      mode: 0o600,
+    });
+    expectLazyResolveReal();
+    const serving = stream.serveForever({ pollInterval: 10 });
+    expect(await streamExamine(streamPath)).toBe(TEST_STR);
+    await stream.shutdown();
+    await serving;
+    await stream.serverClose();
+    expectLazyResolveReal();
+
+    const dgramPath = join(dir, 'quirk.dgram');
+    const stale = new DgramClient(dgramPath);
+    stale.close();
+    const dgram = await UnixDatagramServer.create(dgramPath, DatagramRequestHandler, {
+      removeStaleSocket: true,
+      mode: 0o600,
+    });
+    expectLazyResolveReal();
+    await dgram.serverClose();
+    expectLazyResolveReal();
+  });
+
+  it('the package loads the addon even right after the application stat-ed a socket synchronously', async () => {
+    // A CommonJS application that has loaded something from the same tree
+    // (so the realpath cache knows its directories), then lstatSync-s a
+    // socket, then requires this package: the bug's exact conditions.
+    const app = join(dir, 'app.cjs');
+    await writeFile(
+      app,
+      `
+      const { lstatSync } = require('node:fs');
+      const { createServer } = require('node:net');
+      require(${JSON.stringify(join(coreDir, 'dist', 'index.cjs'))});
+      const path = process.argv[2];
+      const server = createServer().listen(path, () => {
+        lstatSync(path);
+        const unix = require(${JSON.stringify(join(packageDir, 'dist', 'index.cjs'))});
+        server.close();
+        console.log(unix.unixDgramAvailable);
+      });
+    `,
+    );
+    const out = await runNode([app, join(dir, 'app.sock')], dir);
+    expect(out.trim()).toBe('true');
+  });
+
+  describe('when the addon is missing', () => {
+    let app: string;
+    beforeAll(async () => {
+      // An installation with the package and core but no unix-dgram.
+      app = join(dir, 'app-without-addon');
+      const target = join(app, 'node_modules', '@socketserver', 'transport-unix');
+      await mkdir(target, { recursive: true });
+      await cp(join(packageDir, 'dist'), join(target, 'dist'), { recursive: true });
+      await cp(join(packageDir, 'package.json'), join(target, 'package.json'));
+      await symlink(coreDir, join(app, 'node_modules', '@socketserver', 'core'));
+    });
+
+    const check = `
+      const stream = await unix.UnixStreamServer.create(process.argv[1], class {});
+      await stream.serverClose();
+      let error;
+      try { new unix.UnixDatagramServer(process.argv[2], class {}); } catch (e) { error = e; }
+      console.log(JSON.stringify({
+        available: unix.unixDgramAvailable,
+        name: error?.name,
+        code: error?.code,
+        message: error?.message,
+        instance: error instanceof unix.NativeAddonMissingError,
+      }));
+    `;
+
+    for (const kind of ['ESM', 'CommonJS'] as const) {
+      it(`${kind}: the import works, UnixStreamServer works, UnixDatagramServer throws a clear error`, async () => {
+        const script =
+          kind === 'ESM'
+            ? `const unix = await import('@socketserver/transport-unix');${check}`
+            : `(async () => { const unix = require('@socketserver/transport-unix');${check} })().catch((e) => { console.error(e); process.exit(1); });`;
+        const out = await runNode(
+          [
+            ...(kind === 'ESM' ? ['--input-type=module'] : []),
+            '-e',
+            script,
+            join(dir, `s-${kind}`),
+            join(dir, `d-${kind}`),
+          ],
+          app,
+        );
+        const result = JSON.parse(out);
+        expect(result).toMatchObject({
+          available: false,
+          name: 'NativeAddonMissingError',
+          code: 'ERR_SOCKETSERVER_NATIVE_ADDON_MISSING',
+          instance: true,
+        });
+        expect(result.message).toMatch(/unix-dgram/);
+        expect(result.message).toMatch(/allowBuilds/);
+      });
+    }
+  });
+});
