@@ -141,11 +141,17 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
   }
 
   async #loop(pollInterval: number): Promise<void> {
-    while (!this.#shutdownRequested) {
-      const ready = await this.#waitForRequest(pollInterval);
-      if (this.#shutdownRequested) break;
-      if (ready) await this.#handleRequestNoblock();
-      await this.serviceActions();
+    // One timer for the whole loop, not one per wait: it wakes an idle loop every pollInterval.
+    const ticker = setInterval(() => this.#notify(), pollInterval);
+    try {
+      while (!this.#shutdownRequested) {
+        const ready = await this.#waitForRequest(null);
+        if (this.#shutdownRequested) break;
+        if (ready) await this.#handleRequestNoblock();
+        await this.serviceActions();
+      }
+    } finally {
+      clearInterval(ticker);
     }
   }
 

@@ -17,7 +17,7 @@ const LINGER_TIMEOUT = 5_000;
  * {@link clientAddressOf}.
  *
  * Accepted connections are kept paused in a queue of `requestQueueSize`
- * (also the listen backlog) until the serving loop takes them, so a plain
+ * until the serving loop takes them, so a plain
  * server really handles one connection at a time; connections beyond the
  * queue are closed at once and reported to `handleError`.
  *
@@ -46,7 +46,7 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
 
   /**
    * Binds and listens (Node does both in one call), with a backlog of
-   * `requestQueueSize`, then records the real address in `serverAddress`.
+   * {@link listenBacklog}, then records the real address in `serverAddress`.
    * Rejects with the system error; nothing is left open then.
    */
   override async serverBind(): Promise<void> {
@@ -55,7 +55,7 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
     server.on('connection', (socket) => this.#accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ ...this.listenOptions(), backlog: this.requestQueueSize }, () => {
+      server.listen({ ...this.listenOptions(), backlog: this.listenBacklog() }, () => {
         server.off('error', reject);
         resolve();
       });
@@ -63,6 +63,18 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
     server.on('error', (error) => this.reportError(null, null, error));
     this.socket = server;
     this.serverAddress = this.boundAddress(server);
+  }
+
+  /**
+   * The kernel's listen backlog: `requestQueueSize`, but at least 511 (Node's
+   * default). Node accepts connections as fast as they arrive, so the kernel
+   * queue only absorbs bursts between two turns of the event loop; the bound
+   * on connections waiting for the server is `requestQueueSize`, enforced by
+   * the server's own queue. A backlog of 5 would only make the kernel reset
+   * connections in a burst that the server could have taken. May be overridden.
+   */
+  protected listenBacklog(): number {
+    return Math.max(this.requestQueueSize, 511);
   }
 
   /** Ends the connection after its pending writes (Python's `shutdown(SHUT_WR)`), then closes it. */
