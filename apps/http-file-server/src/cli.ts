@@ -39,8 +39,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`socketserver-http: ${(error as Error).message}${code ? ` (${code})` : ''}\n`);
     return 1;
   }
-  process.stdout.write(`${servingLine(server)}\n`);
-
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -53,6 +51,8 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Printed once the signals are handled: a supervisor may signal as soon as it reads this line.
+  process.stdout.write(`${servingLine(server)}\n`);
   await server.serveForever({ pollInterval: 500 });
   server.closeIdleConnections();
   // Connections still sending get 10 s to finish before the process leaves anyway.

@@ -1,0 +1,175 @@
+/** The `socketserver-http` command, run as a child process from dist/cli.js. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RawClient, raw, statusOf, tempDir } from './helpers.js';
+
+const CLI = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
+const temp = tempDir();
+const children = new Set<ChildProcess>();
+
+beforeAll(() => writeFileSync(join(temp.dir, 'hello.txt'), 'hello'));
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+  temp.cleanup();
+});
+
+interface Cli {
+  child: ChildProcess;
+  port: number;
+  line: string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts the CLI and waits for its "Serving HTTP" line. */
+function startCli(args: string[], cwd = temp.dir): Promise<Cli> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  const exited = new Promise<number | null>((done) =>
+    child.on('exit', (code) => {
+      children.delete(child);
+      done(code);
+    }),
+  );
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  return new Promise((ready, fail) => {
+    const timer = setTimeout(() => fail(new Error(`no serving line; stderr: ${stderr}`)), 15_000);
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /Serving HTTP on \S+ port (\d+) \(http:\/\/\S+\/\) \.\.\.\n/.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        ready({ child, port: Number(match[1]), line: match[0], stderr: () => stderr, exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      fail(new Error(`exited ${code}: ${stderr}`));
+    });
+  });
+}
+
+/** Runs the CLI to completion. */
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: temp.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  return new Promise((done) =>
+    child.on('close', (code) => {
+      children.delete(child);
+      done({ code, stdout, stderr });
+    }),
+  );
+}
+
+/** Resolves once `text` appears in the child's stderr. */
+async function stderrContains(cli: Cli, text: string): Promise<void> {
+  while (!cli.stderr().includes(text)) {
+    await new Promise((done) => cli.child.stderr!.once('data', done));
+  }
+}
+
+describe('socketserver-http', () => {
+  it('prints the real address for port 0, serves the directory, logs escaped lines, stops on SIGTERM', async () => {
+    const cli = await startCli(['0', '-b', '127.0.0.1', '-d', temp.dir]);
+    expect(cli.line).toBe(
+      `Serving HTTP on 127.0.0.1 port ${cli.port} (http://127.0.0.1:${cli.port}/) ...\n`,
+    );
+    const response = await fetch(`http://127.0.0.1:${cli.port}/hello.txt`);
+    expect(await response.text()).toBe('hello');
+    await stderrContains(cli, '"GET /hello.txt HTTP/1.1" 200');
+    expect(cli.stderr()).toMatch(
+      /^127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4} \d{2}:\d{2}:\d{2}\] "GET \/hello\.txt HTTP\/1\.1" 200 -$/m,
+    );
+    const evil = await raw(cli.port, 'GET /\x1b[31mred\x07 HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(statusOf(evil)).toBe(400);
+    await stderrContains(cli, '\\x1b[31mred\\x07');
+    expect(cli.stderr()).not.toContain('\x1b');
+    // An idle keep-alive connection does not hold the shutdown.
+    const idle = await RawClient.connect(cli.port);
+    idle.write('GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+    await idle.response();
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+    await idle.waitClosed();
+    expect(cli.stderr()).toContain('SIGTERM received, exiting.');
+  });
+
+  it('serves the current directory by default; SIGINT stops it; --quiet logs nothing', async () => {
+    const cli = await startCli(['0', '--bind', '127.0.0.1', '--quiet']);
+    expect(await (await fetch(`http://127.0.0.1:${cli.port}/hello.txt`)).text()).toBe('hello');
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    expect(cli.stderr()).not.toContain('GET /hello.txt');
+  });
+
+  it('brackets an IPv6 address in the URL', async () => {
+    const cli = await startCli(['0', '-b', '::1', '--quiet']);
+    expect(cli.line).toBe(`Serving HTTP on ::1 port ${cli.port} (http://[::1]:${cli.port}/) ...\n`);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+  });
+
+  it('--mode sync serves one connection at a time and closes each', async () => {
+    const cli = await startCli(['0', '-b', '127.0.0.1', '--mode', 'sync', '--quiet']);
+    const reply = (await raw(cli.port, 'GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n')).toString();
+    expect(reply).toMatch(/\r\nConnection: close\r\n/);
+    expect(reply.endsWith('hello')).toBe(true);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+  });
+
+  it('--help prints the usage', async () => {
+    const { code, stdout } = await runCli(['--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('usage: socketserver-http [port] [-b|--bind ADDR] [-d|--directory DIR]');
+    expect(stdout).toContain('--mode eventloop|threading|forking|sync');
+  });
+
+  it.each([
+    [['--mode', 'fibers'], 'invalid --mode fibers'],
+    [['70000'], 'invalid port: 70000'],
+    [['abc'], 'invalid port: abc'],
+    [['--nope'], "Unknown option '--nope'"],
+    [['1', '2'], 'unrecognized arguments: 2'],
+    [['--unix', '/tmp/x.sock', '8000'], '--unix cannot be combined'],
+  ])('%j is a usage error (exit 2)', async (args, message) => {
+    const { code, stderr } = await runCli(args);
+    expect(code).toBe(2);
+    expect(stderr).toContain('usage: socketserver-http');
+    expect(stderr).toContain(message);
+  });
+
+  it('a directory that does not exist is an error (exit 1)', async () => {
+    const { code, stderr } = await runCli(['0', '-d', join(temp.dir, 'missing')]);
+    expect(code).toBe(1);
+    expect(stderr).toContain('ERR_SOCKETSERVER_HTTP_NOT_A_DIRECTORY');
+  });
+
+  it('a port in use is an error (exit 1)', async () => {
+    const blocker = createServer();
+    await new Promise<void>((done) => blocker.listen(0, '127.0.0.1', done));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const { code, stderr } = await runCli([String(port), '-b', '127.0.0.1']);
+      expect(code).toBe(1);
+      expect(stderr).toContain('EADDRINUSE');
+    } finally {
+      blocker.close();
+    }
+  });
+});
