@@ -116,7 +116,7 @@ export class WorkerPool {
    * loaded.
    */
   async start(count: number): Promise<void> {
-    while (this.#workers.size < count && !this.#closing && this.#fatal === null) this.#spawn();
+    while (this.#liveWorkers() < count && !this.#closing && this.#fatal === null) this.#spawn();
     while (this.#startingCount > 0 && this.#fatal === null) await this.whenChanged();
     if (this.#fatal !== null) throw this.#fatal;
   }
@@ -147,7 +147,7 @@ export class WorkerPool {
       this.#assign(this.#idle.pop()!, this.#queue.shift()!);
     }
     let wanted = this.#queue.length - this.#startingCount;
-    while (wanted-- > 0 && this.#workers.size < this.#options.maxThreads && this.#fatal === null) {
+    while (wanted-- > 0 && this.#liveWorkers() < this.#options.maxThreads && this.#fatal === null) {
       this.#spawn();
     }
     this.#notify();
@@ -217,6 +217,7 @@ export class WorkerPool {
   #started(pw: PoolWorker): void {
     pw.starting = false;
     this.#startingCount--;
+    this.#notify();
   }
 
   #assign(pw: PoolWorker, job: Job): void {
@@ -269,15 +270,22 @@ export class WorkerPool {
     }
     if (!this.#options.daemon) pw.worker.unref();
     this.#idle.push(pw);
-    if (this.#workers.size > this.#options.minThreads) {
+    if (this.#liveWorkers() > this.#options.minThreads) {
       pw.idleTimer = setTimeout(() => {
         pw.idleTimer = null;
-        if (this.#workers.size > this.#options.minThreads && this.#removeIdle(pw)) {
+        if (this.#liveWorkers() > this.#options.minThreads && this.#removeIdle(pw)) {
           this.#terminate(pw);
         }
       }, this.#options.idleTimeout);
       pw.idleTimer.unref();
     }
+  }
+
+  /** Workers not being terminated. */
+  #liveWorkers(): number {
+    let live = 0;
+    for (const pw of this.#workers) if (!pw.exiting) live++;
+    return live;
   }
 
   #removeIdle(pw: PoolWorker): boolean {

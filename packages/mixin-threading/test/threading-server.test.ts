@@ -1,0 +1,249 @@
+import { connect } from 'node:net';
+import { InvalidArgumentError, StreamRequestHandler } from '@socketserver/core';
+import { TCPServer, UDPServer } from '@socketserver/transport-inet';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SharedState } from '../src/shared-state.js';
+import { ThreadingMixIn } from '../src/threading-mixin.js';
+import {
+  BadHandler,
+  DatagramEcho,
+  Describe,
+  EchoLine,
+  EchoLines,
+  ExitingHandler,
+  Meet,
+  Sink,
+  Source,
+} from './fixtures/handlers.mjs';
+import { datagram, deferred, exchange, serve } from './helpers.js';
+
+const HOST = '127.0.0.1';
+const TEST_STR = 'hello world\n';
+
+class ThreadingTCPServer extends ThreadingMixIn(TCPServer) {}
+class ThreadingUDPServer extends ThreadingMixIn(UDPServer) {}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+describe('ThreadingMixIn: CPython SocketServerTest', () => {
+  it('test_ThreadingTCPServer: three clients echoed; serverClose releases the socket and every worker', async () => {
+    const server = await ThreadingTCPServer.create({ host: HOST, port: 0 }, EchoLine);
+    expect(server.serverAddress.port).toBeGreaterThan(0);
+    expect(server.fileno()).toBeGreaterThanOrEqual(0);
+    const stop = serve(server);
+    for (let i = 0; i < 3; i++) {
+      expect((await exchange(server.serverAddress, TEST_STR)).toString()).toBe(TEST_STR);
+    }
+    await stop();
+    expect(server.fileno()).toBe(-1);
+    expect(server.activeThreads).toBe(0);
+  });
+
+  it('test_ThreadingUDPServer: three datagrams echoed from the server socket', async () => {
+    const server = await ThreadingUDPServer.create({ host: HOST, port: 0 }, DatagramEcho);
+    const stop = serve(server);
+    cleanups.push(stop);
+    for (let i = 0; i < 3; i++) {
+      expect((await datagram(server.serverAddress, TEST_STR)).toString()).toBe(TEST_STR);
+    }
+    await stop();
+    expect(server.fileno()).toBe(-1);
+    expect(server.activeThreads).toBe(0);
+  });
+});
+
+describe('ThreadingMixIn: ErrorHandlerTest', () => {
+  class ErrorTestServer extends ThreadingTCPServer {
+    state = new SharedState({ called: 'int32' });
+    handled: unknown[] = [];
+    shutdownDone = deferred();
+    override handleError(_request: unknown, _clientAddress: unknown, error: unknown) {
+      this.handled.push(error);
+    }
+    override async shutdownRequest(request: any) {
+      await super.shutdownRequest(request);
+      this.shutdownDone.resolve();
+    }
+  }
+
+  async function runOnce(Handler: typeof BadHandler | typeof ExitingHandler) {
+    const server = await ErrorTestServer.create({ host: HOST, port: 0 }, Handler);
+    cleanups.push(() => server.serverClose());
+    const client = connect(server.serverAddress.port, HOST);
+    client.on('error', () => {});
+    await server.handleRequest();
+    await server.shutdownDone.promise;
+    client.destroy();
+    await server.serverClose();
+    return server;
+  }
+
+  it('test_threading_handled: the handler error reaches handleError with the worker stack', async () => {
+    const server = await runOnce(BadHandler);
+    expect(server.state.fields.called[0]).toBe(1);
+    expect(server.handled).toHaveLength(1);
+    const error = server.handled[0] as Error & { code?: string };
+    expect(error).toBeInstanceOf(Error);
+    expect(error.name).toBe('ValueError');
+    expect(error.message).toBe('Test error');
+    expect(error.code).toBe('E_TEST');
+    expect(error.stack).toContain('handlers.mjs');
+  });
+
+  it('test_threading_not_handled: process.exit in the handler (SystemExit) is not passed to handleError', async () => {
+    const server = await runOnce(ExitingHandler);
+    expect(server.state.fields.called[0]).toBe(1);
+    expect(server.handled).toEqual([]);
+    expect(server.activeThreads).toBe(0);
+  });
+});
+
+describe('ThreadingMixIn: threads', () => {
+  it('test_threads_reaped: threads are reused, and none is left after serverClose', async () => {
+    const server = await ThreadingTCPServer.create({ host: HOST, port: 0 }, EchoLine);
+    cleanups.push(() => server.serverClose());
+    server.maxThreads = 2;
+    const stop = serve(server);
+    for (let n = 0; n < 10; n++) {
+      expect((await exchange(server.serverAddress, 'x\n')).toString()).toBe('x\n');
+    }
+    expect(server.activeThreads).toBeLessThan(10);
+    expect(server.activeThreads).toBeGreaterThan(0);
+    await stop();
+    expect(server.activeThreads).toBe(0);
+    expect(server.activeRequests).toBe(0);
+  });
+
+  it('handlers run in parallel: each sets its flag in shared memory and meets the other', async () => {
+    class Server extends ThreadingTCPServer {
+      state = new SharedState({ flags: ['int32', 2] });
+    }
+    const server = await Server.create({ host: HOST, port: 0 }, Meet, { maxThreads: 2 });
+    cleanups.push(serve(server));
+    const replies = await Promise.all([
+      exchange(server.serverAddress, '0\n'),
+      exchange(server.serverAddress, '1\n'),
+    ]);
+    expect(replies.map(String)).toEqual(['met\n', 'met\n']);
+    expect(Array.from(server.state.fields.flags)).toEqual([1, 1]);
+  });
+
+  it('the same handler sees a socket-like request and the server data fields in the worker', async () => {
+    class Server extends ThreadingTCPServer {
+      label = 'from-main';
+    }
+    const server = await Server.create({ host: HOST, port: 0 }, Describe);
+    cleanups.push(serve(server));
+    const client = connect(server.serverAddress.port, HOST);
+    const chunks: Buffer[] = [];
+    client.on('data', (chunk) => chunks.push(chunk));
+    await new Promise((resolve) => client.once('connect', resolve));
+    const localPort = client.localPort;
+    client.write('go\n');
+    await new Promise((resolve) => client.on('close', resolve));
+    const info = JSON.parse(Buffer.concat(chunks).toString());
+    expect(info.threadId).toBeGreaterThan(0);
+    expect(info.remoteAddress).toBe(HOST);
+    expect(info.remotePort).toBe(localPort);
+    expect(info.localPort).toBe(server.serverAddress.port);
+    expect(info.clientAddress).toEqual({ host: HOST, port: localPort, family: 'IPv4' });
+    expect(info.serverAddress).toEqual(server.serverAddress);
+    expect(info.label).toBe('from-main');
+    expect(info.hasSocket).toBe(false);
+  });
+
+  it('a kept connection carries many round trips through one worker', async () => {
+    const server = await ThreadingTCPServer.create({ host: HOST, port: 0 }, EchoLines);
+    cleanups.push(serve(server));
+    const client = connect(server.serverAddress.port, HOST);
+    let received = '';
+    const lines = 200;
+    let sent = 0;
+    const done = deferred();
+    client.on('data', (chunk) => {
+      received += chunk;
+      const count = received.split('\n').length - 1;
+      if (count === sent && sent < lines) client.write(`line ${sent++}\n`);
+      if (count === lines) done.resolve();
+    });
+    client.write(`line ${sent++}\n`);
+    await done.promise;
+    client.end();
+    await new Promise((resolve) => client.on('close', resolve));
+    expect(received.split('\n').slice(0, 3)).toEqual(['line 0', 'line 1', 'line 2']);
+  });
+
+  it('backpressure: 8 MiB up through a slow reader and 8 MiB down to a paused peer arrive whole', async () => {
+    const up = await ThreadingTCPServer.create({ host: HOST, port: 0 }, Sink);
+    cleanups.push(serve(up));
+    const size = 8 * 1024 * 1024;
+    const reply = await exchange(up.serverAddress, Buffer.alloc(size, 0x62), { end: true });
+    expect(reply.toString()).toBe(`${size}\n`);
+
+    const down = await ThreadingTCPServer.create({ host: HOST, port: 0 }, Source);
+    cleanups.push(serve(down));
+    const client = connect(down.serverAddress.port, HOST);
+    client.write(`${size}\n`);
+    // Read nothing until the server's send buffers are full, then read all.
+    client.pause();
+    let total = 0;
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        const openOnMain = (down as unknown as { openConnections: number }).openConnections;
+        if (openOnMain > 0 && down.activeRequests > 0) {
+          client.on('data', (chunk) => {
+            total += chunk.length;
+          });
+          client.on('end', () => resolve());
+          client.resume();
+        } else setImmediate(check);
+      };
+      check();
+    });
+    expect(total).toBe(size);
+    client.destroy();
+  });
+
+  it('a handler without moduleUrl gets a clear error, reported through handleError', async () => {
+    class Local extends StreamRequestHandler {}
+    const errors: unknown[] = [];
+    class Server extends ThreadingTCPServer {
+      override handleError(_r: unknown, _a: unknown, error: unknown) {
+        errors.push(error);
+      }
+    }
+    const server = await Server.create({ host: HOST, port: 0 }, Local);
+    cleanups.push(serve(server));
+    expect((await exchange(server.serverAddress, 'x\n')).length).toBe(0);
+    expect(errors[0]).toBeInstanceOf(InvalidArgumentError);
+    expect(String((errors[0] as Error).message)).toContain('static moduleUrl = import.meta.url');
+    await expect(server.startThreads()).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('rejects invalid pool settings at once', async () => {
+    const server = new ThreadingTCPServer({ host: HOST, port: 0 }, EchoLine);
+    server.maxThreads = 0;
+    await expect(server.startThreads()).rejects.toThrow(/maxThreads/);
+    await server.serverClose();
+  });
+
+  it('blockOnClose waits for a running request; the reply reaches the peer', async () => {
+    const server = await ThreadingTCPServer.create({ host: HOST, port: 0 }, EchoLine);
+    const stop = serve(server);
+    const client = connect(server.serverAddress.port, HOST);
+    const chunks: Buffer[] = [];
+    client.on('data', (chunk) => chunks.push(chunk));
+    const closed = new Promise((resolve) => client.on('close', resolve));
+    // The request is taken and handed to a worker, which waits for a line.
+    while (server.activeRequests === 0) await new Promise((resolve) => setImmediate(resolve));
+    const closing = stop();
+    client.write('late line\n');
+    await closing;
+    await closed;
+    expect(Buffer.concat(chunks).toString()).toBe('late line\n');
+    expect(server.activeThreads).toBe(0);
+  });
+});
