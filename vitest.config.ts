@@ -6,7 +6,7 @@ const json = process.env.VITEST_JSON;
 
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'apps/*'],
+    projects: ['packages/*', 'apps/*', 'bench'],
     reporters: json ? ['default', ['json', { outputFile: json }]] : ['default'],
   },
 });
