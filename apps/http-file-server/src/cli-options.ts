@@ -71,18 +71,23 @@ export function parseCli(argv: string[]): CliOptions {
     throw new UsageError((error as Error).message);
   }
   const { values, positionals } = parsed;
-  if (positionals.length > 1) throw new UsageError(`unrecognized arguments: ${positionals.slice(1).join(' ')}`);
+  if (positionals.length > 1)
+    throw new UsageError(`unrecognized arguments: ${positionals.slice(1).join(' ')}`);
   const port = positionals[0] === undefined ? 8000 : Number(positionals[0]);
   if (!/^\d+$/.test(positionals[0] ?? '0') || port > 65535) {
     throw new UsageError(`invalid port: ${positionals[0]}`);
   }
   const mode = (values.mode ?? 'eventloop') as ServeMode;
   if (!SERVE_MODES.includes(mode)) {
-    throw new UsageError(`invalid --mode ${String(values.mode)} (choose from ${SERVE_MODES.join(', ')})`);
+    throw new UsageError(
+      `invalid --mode ${String(values.mode)} (choose from ${SERVE_MODES.join(', ')})`,
+    );
   }
   const dotfiles = (values.dotfiles ?? 'ignore') as DotfilePolicy;
   if (!['ignore', 'deny', 'allow'].includes(dotfiles)) {
-    throw new UsageError(`invalid --dotfiles ${String(values.dotfiles)} (choose from ignore, deny, allow)`);
+    throw new UsageError(
+      `invalid --dotfiles ${String(values.dotfiles)} (choose from ignore, deny, allow)`,
+    );
   }
   const maxConnections = Number(values['max-connections'] ?? 1000);
   if (!Number.isInteger(maxConnections) || maxConnections < 1) {
@@ -112,4 +117,3 @@ export function servingLine(server: FileServer): string {
   const urlHost = address.family === 'IPv6' ? `[${address.host}]` : address.host;
   return `Serving HTTP on ${address.host} port ${address.port} (http://${urlHost}:${address.port}/) ...`;
 }
-

@@ -36,7 +36,9 @@ export async function main(argv: string[]): Promise<number> {
     });
   } catch (error) {
     const code = (error as { code?: string }).code;
-    process.stderr.write(`socketserver-http: ${(error as Error).message}${code ? ` (${code})` : ''}\n`);
+    process.stderr.write(
+      `socketserver-http: ${(error as Error).message}${code ? ` (${code})` : ''}\n`,
+    );
     return 1;
   }
   let stopping = false;

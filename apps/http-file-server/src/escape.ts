@@ -23,6 +23,7 @@ export function escapeHtml(text: string): string {
  * cannot forge log lines or send terminal escapes.
  */
 export function escapeLog(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
   return text.replace(/[\x00-\x1f\x7f-\x9f\\]/g, (c) =>
     c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );

@@ -71,7 +71,11 @@ function realRoot(directory: string): Promise<Buffer> {
 export function isInside(root: Buffer, path: Buffer): boolean {
   if (root.length === 1 && root[0] === 0x2f) return path[0] === 0x2f;
   if (path.length === root.length) return path.equals(root);
-  return path.length > root.length && path[root.length] === 0x2f && path.subarray(0, root.length).equals(root);
+  return (
+    path.length > root.length &&
+    path[root.length] === 0x2f &&
+    path.subarray(0, root.length).equals(root)
+  );
 }
 
 /** A strong entity tag from inode, size and modification time (ns precision where the platform has it). */
@@ -163,7 +167,12 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
         await this.sendError(404, 'File not found');
         return;
       }
-      await this.#serveFile(handle, st, displayName(target.segments.at(-1) ?? Buffer.alloc(0)), withBody);
+      await this.#serveFile(
+        handle,
+        st,
+        displayName(target.segments.at(-1) ?? Buffer.alloc(0)),
+        withBody,
+      );
     } finally {
       await handle.close().catch(() => {});
     }
@@ -372,7 +381,11 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
    * one, a non-bytes unit, a failing `If-Range`, too many ranges), -1 when
    * unsatisfiable, else the merged ranges.
    */
-  #ranges(size: number, etag: string, mtime: number): Array<{ start: number; end: number }> | -1 | null {
+  #ranges(
+    size: number,
+    etag: string,
+    mtime: number,
+  ): Array<{ start: number; end: number }> | -1 | null {
     const header = this.headers.get('range');
     if (header === undefined || this.headers.getAll('range').length > 1) return null;
     const ifRange = this.headers.get('if-range');
@@ -395,7 +408,12 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
   }
 
   /** Ends the head and sends `length` bytes from `start` (in the same write when small). */
-  async #sendBytes(handle: FileHandle, start: number, length: number, withBody: boolean): Promise<void> {
+  async #sendBytes(
+    handle: FileHandle,
+    start: number,
+    length: number,
+    withBody: boolean,
+  ): Promise<void> {
     if (!withBody || length === 0) {
       await this.endHeaders();
       return;

@@ -72,7 +72,9 @@ const KEEP_ALIVE_ERRORS = new Set([403, 404, 412, 416]);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
 // Field values: visible ASCII, SP, HTAB and obs-text; no other control.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control bytes is the point.
 const BAD_FIELD_BYTE = /[\x00-\x08\x0a-\x1f\x7f]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control bytes is the point.
 const BAD_TARGET_BYTE = /[\x00-\x20\x7f]/;
 
 /** A request head that cannot be processed: answered with `status`, then the connection closes. */
@@ -213,7 +215,8 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
    */
   override setup(): void {
     const settings =
-      (this.server as { handlerSettings?: object } | undefined)?.handlerSettings ?? settingsFromEnv();
+      (this.server as { handlerSettings?: object } | undefined)?.handlerSettings ??
+      settingsFromEnv();
     if (settings) Object.assign(this, settings);
     super.setup();
     const socket = this.connection;
@@ -414,9 +417,7 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
    */
   logMessage(message: string): void {
     if (this.quiet) return;
-    process.stderr.write(
-      `${this.addressString()} - - [${logDate()}] ${escapeLog(message)}\n`,
-    );
+    process.stderr.write(`${this.addressString()} - - [${logDate()}] ${escapeLog(message)}\n`);
   }
 
   /** The client's address for the log. */
@@ -492,7 +493,7 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
         line = await this.rfile.readline(this.maxRequestLine + 2);
         if (line.length === 0) return null;
         // RFC 9112 §2.2: ignore at least one empty line before the request line.
-        if ((line.length === 2 && line[0] === 0x0d && line[1] === 0x0a) && blank++ < 4) continue;
+        if (line.length === 2 && line[0] === 0x0d && line[1] === 0x0a && blank++ < 4) continue;
         break;
       }
       if (line[line.length - 1] !== 0x0a) {

@@ -28,7 +28,6 @@ export type ServeMode = 'eventloop' | 'threading' | 'forking' | 'sync';
 /** The modes, in the order `--help` lists them. */
 export const SERVE_MODES: readonly ServeMode[] = ['eventloop', 'threading', 'forking', 'sync'];
 
-
 /** Options of {@link createFileServer}. */
 export interface FileServerOptions extends Partial<HTTPSettings>, Partial<FileSettings> {
   /** Address to bind (default `''`: every interface, dual stack). */
@@ -150,7 +149,8 @@ export async function createFileServer(options: FileServerOptions = {}): Promise
   }
   // A plain server handles one connection at a time: keeping it open would starve the others.
   if (mode === 'sync') settings.keepAlive = false;
-  if (mode === 'threading' || mode === 'forking') process.env[SETTINGS_ENV] = JSON.stringify(settings);
+  if (mode === 'threading' || mode === 'forking')
+    process.env[SETTINGS_ENV] = JSON.stringify(settings);
 
   const serverSettings: Record<string, unknown> = {
     handlerSettings: settings,

@@ -81,7 +81,8 @@ function checkSegment(segment: Buffer): void {
   }
   for (let i = 0; i < segment.length; i++) {
     const b = segment[i]!;
-    if (b === 0x2f || b === 0x5c) throw new HTTPError(400, 'Encoded slash or backslash in the path');
+    if (b === 0x2f || b === 0x5c)
+      throw new HTTPError(400, 'Encoded slash or backslash in the path');
     if (b < 0x20 || b === 0x7f) throw new HTTPError(400, 'Control character in the path');
     const next = segment[i + 1] ?? 0;
     // Overlong UTF-8: C0/C1 leads, E0 followed by 80-9F, F0 followed by 80-8F.

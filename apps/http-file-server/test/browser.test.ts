@@ -19,7 +19,9 @@ let context: BrowserContext;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: run .ci/setup.d/http-file-server.sh (apt-get install chromium)`);
+    throw new Error(
+      `${CHROMIUM} is missing: run .ci/setup.d/http-file-server.sh (apt-get install chromium)`,
+    );
   }
   mkdirSync(join(served, 'my folder #1'), { recursive: true });
   writeFileSync(join(served, 'readme.txt'), 'hi');

@@ -58,7 +58,10 @@ function startCli(args: string[], cwd = temp.dir): Promise<Cli> {
 
 /** Runs the CLI to completion. */
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: temp.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: temp.dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   let stdout = '';
   let stderr = '';
@@ -136,7 +139,9 @@ describe('socketserver-http', () => {
   it('--help prints the usage', async () => {
     const { code, stdout } = await runCli(['--help']);
     expect(code).toBe(0);
-    expect(stdout).toContain('usage: socketserver-http [port] [-b|--bind ADDR] [-d|--directory DIR]');
+    expect(stdout).toContain(
+      'usage: socketserver-http [port] [-b|--bind ADDR] [-d|--directory DIR]',
+    );
     expect(stdout).toContain('--mode eventloop|threading|forking|sync');
   });
 

@@ -3,7 +3,7 @@
  * slow clients cut off while others are served, peers that vanish.
  */
 import { writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient, type Running, start, tempDir } from './helpers.js';
@@ -70,7 +70,7 @@ describe('keep-alive', () => {
     const agent = new Agent({ connections: 1 });
     let connections = 0;
     const count = () => connections++;
-    run.server.socket?.on('connection', count);
+    (run.server as unknown as { socket: Server }).socket.on('connection', count);
     try {
       for (let i = 0; i < 5; i++) {
         const { request } = await import('undici');
@@ -79,7 +79,7 @@ describe('keep-alive', () => {
       }
       expect(connections).toBe(1);
     } finally {
-      run.server.socket?.off('connection', count);
+      (run.server as unknown as { socket: Server }).socket.off('connection', count);
       await agent.close();
     }
   });

@@ -69,7 +69,9 @@ describe('SimpleHTTPServerTestCase', () => {
 
   it('HEAD sends the same head as GET, without a body (raw)', async () => {
     const client = await RawClient.connect(run.port);
-    client.write('HEAD /tmpdir/test HTTP/1.1\r\nHost: x\r\n\r\nGET /tmpdir/test HTTP/1.1\r\nHost: x\r\n\r\n');
+    client.write(
+      'HEAD /tmpdir/test HTTP/1.1\r\nHost: x\r\n\r\nGET /tmpdir/test HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
     const head = await client.response(true);
     const get = await client.response();
     client.close();
@@ -79,7 +81,9 @@ describe('SimpleHTTPServerTestCase', () => {
   });
 
   it('test_browser_cache: If-Modified-Since at or after Last-Modified gives 304', async () => {
-    let response = await request('/tmpdir/test', { headers: { 'If-Modified-Since': lastModified } });
+    let response = await request('/tmpdir/test', {
+      headers: { 'If-Modified-Since': lastModified },
+    });
     expect(response.status).toBe(304);
     const later = new Date(Date.parse(lastModified) + 3600_000).toUTCString();
     response = await request('/tmpdir/test', { headers: { 'If-Modified-Since': later } });
@@ -110,12 +114,18 @@ describe('SimpleHTTPServerTestCase', () => {
   });
 
   it('test_path_without_leading_slash: rejected (RFC 9112 origin-form starts with /)', async () => {
-    const reply = await raw(run.port, 'GET tmpdir/test HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const reply = await raw(
+      run.port,
+      'GET tmpdir/test HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
     expect(statusOf(reply)).toBe(400);
   });
 
   it('test_start_with_double_slash: //tmpdir/test is /tmpdir/test', async () => {
-    const reply = await raw(run.port, 'GET //tmpdir/test HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const reply = await raw(
+      run.port,
+      'GET //tmpdir/test HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
     expect(statusOf(reply)).toBe(200);
   });
 
@@ -150,7 +160,10 @@ describe('SimpleHTTPServerTestCase', () => {
     // Python collapses the encoded slashes; here they are refused outright.
     const url = '/python.org/..%2f..%2f..%2f..%2f..%2f../%0a%0d/../tmpdir/existing_directory';
     for (const attack of [url, `/${url}`, `//${url}`]) {
-      const reply = await raw(run.port, `GET ${attack} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const reply = await raw(
+        run.port,
+        `GET ${attack} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      );
       expect(statusOf(reply)).toBe(400);
       expect(reply.toString('latin1')).not.toMatch(/\r\nLocation:/i);
     }
@@ -162,7 +175,10 @@ describe('SimpleHTTPServerTestCase', () => {
       expect(location.startsWith('//')).toBe(false);
       expect(location.startsWith('/')).toBe(true);
     }
-    const reply = await raw(run.port, 'GET ///python.org?q=<b> HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const reply = await raw(
+      run.port,
+      'GET ///python.org?q=<b> HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
     expect(reply.toString('latin1')).toMatch(/\r\nLocation: \/python\.org\/\?q=<b>\r\n/);
     // An absolute-form target: only its path is used, so the Location stays on this server.
     const absolute = await raw(
@@ -177,7 +193,16 @@ describe('listing', () => {
   it('is sorted case-insensitively, escaped, with links that work for odd names', async () => {
     const dir = join(temp.dir, 'odd');
     mkdirSync(dir);
-    const names = ['b file.txt', 'A#hash', 'c?query', 'd%percent', 'é-accent.txt', 'Zed', 'x:y', '"q\'uote'];
+    const names = [
+      'b file.txt',
+      'A#hash',
+      'c?query',
+      'd%percent',
+      'é-accent.txt',
+      'Zed',
+      'x:y',
+      '"q\'uote',
+    ];
     for (const name of names) writeFileSync(join(dir, name), name);
     mkdirSync(join(dir, 'sub dir'));
     const html = await (await request('/odd/')).text();
@@ -239,7 +264,9 @@ describe('types and validators', () => {
     const etag = first.headers.get('etag')!;
     expect(etag).toMatch(/^"[0-9a-f-]+"$/);
     expect((await request('/etag.txt', { headers: { 'If-None-Match': etag } })).status).toBe(304);
-    expect((await request('/etag.txt', { headers: { 'If-None-Match': `"x", W/${etag}` } })).status).toBe(304);
+    expect(
+      (await request('/etag.txt', { headers: { 'If-None-Match': `"x", W/${etag}` } })).status,
+    ).toBe(304);
     const notModified = await request('/etag.txt', { headers: { 'If-None-Match': etag } });
     expect(notModified.headers.get('etag')).toBe(etag);
     expect(notModified.headers.get('last-modified')).toBe(first.headers.get('last-modified'));
@@ -256,7 +283,9 @@ describe('types and validators', () => {
     const etag = (await request('/pre.txt')).headers.get('etag')!;
     expect((await request('/pre.txt', { headers: { 'If-Match': etag } })).status).toBe(200);
     const past = new Date(0).toUTCString();
-    expect((await request('/pre.txt', { headers: { 'If-Unmodified-Since': past } })).status).toBe(412);
+    expect((await request('/pre.txt', { headers: { 'If-Unmodified-Since': past } })).status).toBe(
+      412,
+    );
   });
 
   it('Content-Length is right for a file larger than the streaming threshold', async () => {

@@ -47,7 +47,11 @@ export function raw(port: number, data: string | Buffer, limitMs = 8000): Promis
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no close within ${limitMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`));
+      reject(
+        new Error(
+          `no close within ${limitMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`,
+        ),
+      );
     }, limitMs);
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', () => {});
@@ -101,7 +105,9 @@ export class RawClient {
   }
 
   /** Reads one response; `head` true for a HEAD request (no body despite Content-Length). */
-  async response(head = false): Promise<{ status: number; headers: Record<string, string>; body: Buffer; raw: string }> {
+  async response(
+    head = false,
+  ): Promise<{ status: number; headers: Record<string, string>; body: Buffer; raw: string }> {
     let end = this.#buffer.indexOf('\r\n\r\n');
     while (end < 0) {
       await this.#more();
@@ -115,7 +121,8 @@ export class RawClient {
       const colon = line.indexOf(':');
       headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
     }
-    let length = head || status === 304 || status < 200 ? 0 : Number(headers['content-length'] ?? 0);
+    let length =
+      head || status === 304 || status < 200 ? 0 : Number(headers['content-length'] ?? 0);
     while (this.#buffer.length < end + 4 + length) await this.#more();
     const body = this.#buffer.subarray(end + 4, end + 4 + length);
     this.#buffer = this.#buffer.subarray(end + 4 + length);

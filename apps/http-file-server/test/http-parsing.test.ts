@@ -89,7 +89,9 @@ describe('request line and version (BaseHTTPServerTestCase)', () => {
   });
 
   it('HTTP/1.1 minor versions above 1 are served as 1.1', async () => {
-    expect(statusOf(await get('GET /a.txt HTTP/1.2', 'Host: x\r\nConnection: close\r\n'))).toBe(200);
+    expect(statusOf(await get('GET /a.txt HTTP/1.2', 'Host: x\r\nConnection: close\r\n'))).toBe(
+      200,
+    );
   });
 
   it('test_header_close: Connection: close closes after the response', async () => {
@@ -118,7 +120,9 @@ describe('request line and version (BaseHTTPServerTestCase)', () => {
 
 describe('BaseHTTPRequestHandlerTestCase', () => {
   it('test_with_continue_1_0: no interim response', async () => {
-    const reply = (await raw(run.port, 'GET /a.txt HTTP/1.0\r\nExpect: 100-continue\r\n\r\n')).toString('latin1');
+    const reply = (
+      await raw(run.port, 'GET /a.txt HTTP/1.0\r\nExpect: 100-continue\r\n\r\n')
+    ).toString('latin1');
     expect(reply.startsWith('HTTP/1.1 200 OK\r\n')).toBe(true);
   });
 
@@ -131,7 +135,9 @@ describe('BaseHTTPRequestHandlerTestCase', () => {
 
   it('100-continue with a body: the body is invited, read and dropped', async () => {
     const client = await RawClient.connect(run.port);
-    client.write('GET /a.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
+    client.write(
+      'GET /a.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n',
+    );
     expect((await client.response()).status).toBe(100);
     client.write('hello');
     expect((await client.response()).body.toString()).toBe('aaa');
@@ -141,7 +147,9 @@ describe('BaseHTTPRequestHandlerTestCase', () => {
   });
 
   it('test_with_continue_rejected: another expectation gets 417 and a close', async () => {
-    const reply = (await get('GET / HTTP/1.1', 'Host: x\r\nExpect: something\r\n')).toString('latin1');
+    const reply = (await get('GET / HTTP/1.1', 'Host: x\r\nExpect: something\r\n')).toString(
+      'latin1',
+    );
     expect(reply.startsWith('HTTP/1.1 417 Expectation Failed\r\n')).toBe(true);
     expect(reply.match(/\r\nConnection: close\r\n/g)).toHaveLength(1);
   });
@@ -163,14 +171,23 @@ describe('BaseHTTPRequestHandlerTestCase', () => {
   });
 
   it('test_too_many_headers: more than 100 fields get 431, 100 are fine', async () => {
-    expect(statusOf(await get('GET / HTTP/1.1', `Host: x\r\n${'X-Foo: bar\r\n'.repeat(100)}`))).toBe(431);
     expect(
-      statusOf(await get('GET /a.txt HTTP/1.1', `Host: x\r\nConnection: close\r\n${'X-Foo: bar\r\n'.repeat(98)}`)),
+      statusOf(await get('GET / HTTP/1.1', `Host: x\r\n${'X-Foo: bar\r\n'.repeat(100)}`)),
+    ).toBe(431);
+    expect(
+      statusOf(
+        await get(
+          'GET /a.txt HTTP/1.1',
+          `Host: x\r\nConnection: close\r\n${'X-Foo: bar\r\n'.repeat(98)}`,
+        ),
+      ),
     ).toBe(200);
   });
 
   it('test_html_escape_on_error: the error page escapes what the client sent', async () => {
-    const reply = (await raw(run.port, '<script>alert("hello")</script> / HTTP/1.1\r\nHost: x\r\n\r\n')).toString();
+    const reply = (
+      await raw(run.port, '<script>alert("hello")</script> / HTTP/1.1\r\nHost: x\r\n\r\n')
+    ).toString();
     expect(statusOf(Buffer.from(reply))).toBe(400);
     expect(reply).not.toContain('<script>');
     expect(reply).toContain('&lt;script&gt;alert(&quot;hello&quot;)&lt;/script&gt;');
@@ -185,7 +202,9 @@ describe('BaseHTTPRequestHandlerTestCase', () => {
   });
 
   it('HEAD of an error has no body', async () => {
-    const reply = (await get('HEAD /missing HTTP/1.1', 'Host: x\r\nConnection: close\r\n')).toString();
+    const reply = (
+      await get('HEAD /missing HTTP/1.1', 'Host: x\r\nConnection: close\r\n')
+    ).toString();
     expect(statusOf(Buffer.from(reply))).toBe(404);
     expect(reply.endsWith('\r\n\r\n')).toBe(true);
     expect(reply).toMatch(/\r\nContent-Length: \d+\r\n/);
@@ -203,15 +222,30 @@ describe('header section (RFC 9112)', () => {
     ['empty name', 'GET / HTTP/1.1\r\nHost: x\r\n: a\r\n\r\n'],
     ['no Host in HTTP/1.1', 'GET / HTTP/1.1\r\n\r\n'],
     ['two Host fields', 'GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n'],
-    ['Content-Length with Transfer-Encoding', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
-    ['duplicate Content-Length', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc'],
+    [
+      'Content-Length with Transfer-Encoding',
+      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ],
+    [
+      'duplicate Content-Length',
+      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc',
+    ],
     ['listed Content-Length', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc'],
     ['negative Content-Length', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n'],
     ['signed Content-Length', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc'],
     ['hex Content-Length', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x3\r\n\r\nabc'],
-    ['huge Content-Length', `GET / HTTP/1.1\r\nHost: x\r\nContent-Length: ${'9'.repeat(30)}\r\n\r\n`],
-    ['Transfer-Encoding not ending in chunked', 'GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n'],
-    ['Transfer-Encoding in HTTP/1.0', 'GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+    [
+      'huge Content-Length',
+      `GET / HTTP/1.1\r\nHost: x\r\nContent-Length: ${'9'.repeat(30)}\r\n\r\n`,
+    ],
+    [
+      'Transfer-Encoding not ending in chunked',
+      'GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n',
+    ],
+    [
+      'Transfer-Encoding in HTTP/1.0',
+      'GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ],
     ['control byte in the target', 'GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n'],
   ])('%s: 400 and the connection closes', async (_name, request) => {
     const reply = await raw(run.port, request);
@@ -224,7 +258,9 @@ describe('request bodies and smuggling', () => {
   it('a GET body is read and dropped, never taken as the next request', async () => {
     const client = await RawClient.connect(run.port);
     const smuggled = 'GET /c.txt HTTP/1.1\r\nHost: x\r\n\r\n';
-    client.write(`GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`);
+    client.write(
+      `GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`,
+    );
     client.write('GET /missing HTTP/1.1\r\nHost: x\r\n\r\n');
     const first = await client.response();
     const second = await client.response();
@@ -237,7 +273,10 @@ describe('request bodies and smuggling', () => {
     const smuggled = 'GET /c.txt HTTP/1.1\r\nHost: x\r\n\r\n';
     const body = `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
     const reply = (
-      await raw(run.port, `GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}`)
+      await raw(
+        run.port,
+        `GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}`,
+      )
     ).toString('latin1');
     expect(reply.match(/HTTP\/1\.1 /g)).toHaveLength(1);
     expect(reply).toMatch(/\r\nConnection: close\r\n/);
@@ -246,7 +285,10 @@ describe('request bodies and smuggling', () => {
 
   it('a body larger than the drain limit closes the connection', async () => {
     const reply = (
-      await raw(run.port, `GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nGET /c.txt HTTP/1.1\r\n`)
+      await raw(
+        run.port,
+        `GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nGET /c.txt HTTP/1.1\r\n`,
+      )
     ).toString('latin1');
     expect(reply.match(/HTTP\/1\.1 /g)).toHaveLength(1);
     expect(reply).toMatch(/\r\nConnection: close\r\n/);

@@ -88,9 +88,18 @@ describe('traversal', () => {
   });
 
   it('raw non-ASCII bytes in the target are taken as bytes, not as separators', async () => {
-    const reply = await raw(run.port, Buffer.from('GET /\xc0\xaf..\xc0\xafsecret.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 'latin1'));
+    const reply = await raw(
+      run.port,
+      Buffer.from(
+        'GET /\xc0\xaf..\xc0\xafsecret.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        'latin1',
+      ),
+    );
     expect(statusOf(reply)).toBe(400);
-    const plain = await raw(run.port, Buffer.from('GET /\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 'latin1'));
+    const plain = await raw(
+      run.port,
+      Buffer.from('GET /\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 'latin1'),
+    );
     expect(statusOf(plain)).toBe(404);
   });
 });
