@@ -61,13 +61,14 @@ export class SocketWriter implements Writer {
 
   flush(): Promise<void> {
     if (this.#error !== null) return Promise.reject(this.#error);
-    return this.#socket.writableLength === 0 ? DONE : this.#whenFlushed();
+    const socket = this.#socket;
+    if (socket.writableEnded) return socket.writableFinished ? DONE : finished(socket);
+    return socket.writableLength === 0 ? DONE : this.#whenFlushed();
   }
 
   /** Resolves when every byte written so far has been handed to the kernel. */
   #whenFlushed(): Promise<void> {
     const socket = this.#socket;
-    if (socket.writableEnded) return socket.writableFinished ? DONE : finished(socket);
     this.#flushed ??= new Promise<void>((resolve, reject) => {
       // Writes complete in order: an empty write's callback runs after all before it.
       socket.write(EMPTY, (error) => {
