@@ -54,9 +54,9 @@ export class NativeAddonMissingError extends SocketServerError {
       'UnixDatagramServer needs the native addon "unix-dgram" (2.0.7), which could not be loaded: ' +
         `${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}. ` +
         'It is built by node-gyp when installed (python3, make and a C++ compiler are needed). ' +
-        'pnpm skips dependency builds unless allowed: add `allowBuilds: { unix-dgram: true }` ' +
-        '(pnpm >= 10.x: `onlyBuiltDependencies: [unix-dgram]`) to pnpm-workspace.yaml and reinstall, ' +
-        'or run `npm rebuild unix-dgram` / `pnpm rebuild unix-dgram`.',
+        'pnpm skips dependency build scripts unless allowed: list it in pnpm-workspace.yaml ' +
+        '(`allowBuilds: { unix-dgram: true }`, or `onlyBuiltDependencies: [unix-dgram]` on older ' +
+        'pnpm 10) and reinstall, or run `pnpm rebuild unix-dgram` / `npm rebuild unix-dgram`.',
       { cause },
     );
   }

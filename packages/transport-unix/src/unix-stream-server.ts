@@ -1,6 +1,11 @@
 import { chmod } from 'node:fs/promises';
 import type { ListenOptions, Server, Socket } from 'node:net';
-import { InvalidArgumentError, type RequestHandlerClass, StreamServer } from '@socketserver/core';
+import {
+  assertNotHandlerHost,
+  InvalidArgumentError,
+  type RequestHandlerClass,
+  StreamServer,
+} from '@socketserver/core';
 import {
   linkIntoPlace,
   makePrivateDir,
@@ -71,6 +76,7 @@ export class UnixStreamServer extends StreamServer<string> {
    * Rejects with `EADDRINUSE` when the path exists; nothing is left behind.
    */
   override async serverBind(): Promise<void> {
+    assertNotHandlerHost(); // before touching any file (super checks it again)
     const path = this.serverAddress;
     const mode = validateMode(this.mode, path);
     if (isAbstract(path)) return super.serverBind();
