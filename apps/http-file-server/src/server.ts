@@ -38,7 +38,11 @@ export interface FileServerOptions extends Partial<HTTPSettings>, Partial<FileSe
   unix?: string;
   /** Concurrency mode (default `eventloop`). */
   mode?: ServeMode;
-  /** Most connections served at once; more wait in the accept queue (default 1000). */
+  /**
+   * Most connections served at once; more wait in the accept queue. Default
+   * 1000 for `eventloop`; for `threading` it is the number of worker
+   * threads (default 16), for `forking` the number of children (default 40).
+   */
   maxConnections?: number;
   /** Connections that may wait beyond `maxConnections`; more are closed at once (default 511, also the listen backlog). */
   requestQueueSize?: number;
@@ -157,6 +161,9 @@ export async function createFileServer(options: FileServerOptions = {}): Promise
     requestQueueSize: options.requestQueueSize ?? 511,
   };
   if (mode === 'eventloop') serverSettings.maxConcurrentRequests = options.maxConnections ?? 1000;
+  // A kept-alive connection holds its thread or child: pools sized for connections, not cores.
+  if (mode === 'threading') serverSettings.maxThreads = options.maxConnections ?? 16;
+  if (mode === 'forking') serverSettings.maxChildren = options.maxConnections ?? 40;
   const server = await Server.create(
     address,
     options.RequestHandlerClass ?? FileRequestHandler,

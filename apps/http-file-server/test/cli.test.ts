@@ -1,7 +1,7 @@
 /** The `socketserver-http` command, run as a child process from dist/cli.js. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient, raw, statusOf, tempDir } from './helpers.js';
@@ -134,6 +134,67 @@ describe('socketserver-http', () => {
     expect(reply.endsWith('hello')).toBe(true);
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toBe(0);
+  });
+
+  it.each(['threading', 'forking'])(
+    '--mode %s serves with the handler in workers or children, settings included',
+    async (mode) => {
+      const cli = await startCli([
+        '0',
+        '-b',
+        '127.0.0.1',
+        '--mode',
+        mode,
+        '-d',
+        temp.dir,
+        '--dotfiles',
+        'allow',
+        '--quiet',
+      ]);
+      writeFileSync(join(temp.dir, '.dot'), 'dot');
+      // Several requests on one kept-alive connection, then a setting that only -d/--dotfiles give.
+      const client = await RawClient.connect(cli.port);
+      for (let i = 0; i < 3; i++) {
+        client.write('GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+        expect((await client.response()).body.toString()).toBe('hello');
+      }
+      client.write('GET /.dot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      expect((await client.response()).body.toString()).toBe('dot');
+      expect(statusOf(await raw(cli.port, 'GET /../x HTTP/1.1\r\nHost: x\r\n\r\n'))).toBe(400);
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toBe(0);
+    },
+  );
+
+  it('--unix serves on a Unix socket and removes it on exit', async () => {
+    const path = join(temp.dir, 'http.sock');
+    const child = spawn(process.execPath, [CLI, '--unix', path, '-d', temp.dir, '--quiet'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    await new Promise<void>((ready) => {
+      let out = '';
+      child.stdout!.on('data', (chunk) => {
+        out += chunk;
+        if (out.includes('\n')) ready();
+      });
+    });
+    const reply = await new Promise<string>((done) => {
+      const socket = connect(path);
+      let text = '';
+      socket.on('data', (chunk) => {
+        text += chunk;
+      });
+      socket.on('close', () => done(text));
+      socket.write('GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    });
+    expect(reply.startsWith('HTTP/1.1 200 OK\r\n')).toBe(true);
+    expect(reply.endsWith('hello')).toBe(true);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    children.delete(child);
+    expect(existsSync(path)).toBe(false);
   });
 
   it('--help prints the usage', async () => {
