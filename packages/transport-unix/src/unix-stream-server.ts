@@ -96,8 +96,10 @@ export class UnixStreamServer extends StreamServer<string> {
       this.#listenPath = privateSocketPath(dir);
       await super.serverBind();
       if (mode !== null) await chmod(this.#listenPath, mode);
+      // The inode is known for sure while only we can reach it; the link shares it.
+      const identity = await socketIdentity(this.#listenPath);
       await linkIntoPlace(this.#listenPath, path);
-      this.#socketFile = await socketIdentity(path);
+      this.#socketFile = identity;
     } finally {
       this.#listenPath = path;
       await removePrivateDir(dir);
