@@ -1,8 +1,10 @@
 /**
- * An echo server in its own process: `node echo-server.js <kind> [path]`.
+ * An echo server in its own process:
+ * `node echo-server.js <kind> [--path socket-path] [--settings json]`.
  * Kinds are `<tcp|udp|unix>-<raw|plain|evloop|threading|forking>`: `raw`
  * is node:net/node:dgram at its simplest (the limit inside Node), the
- * others are @socketserver servers running `handlers.js`.
+ * others are @socketserver servers running `handlers.js`, created with
+ * `Server.create(address, Handler, settings)`.
  *
  * Prints `READY {json}` once listening, or `UNAVAILABLE <reason>` and exits
  * 3 when a package it needs is missing or not built. Reads commands on
@@ -18,6 +20,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import type { NodeKind, ReadyLine } from './targets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -94,6 +97,7 @@ async function socketServer(
   transport: string,
   mode: string,
   path: string | undefined,
+  settings: Record<string, unknown>,
 ): Promise<Running> {
   const core = await importPackage('core');
   const handlers = await import(pathToFileURL(resolve(here, 'handlers.js')).href);
@@ -118,7 +122,7 @@ async function socketServer(
   }
   const Handler = transport === 'udp' ? handlers.EchoDatagramHandler : handlers.EchoStreamHandler;
   const address = transport === 'unix' ? path! : { host: '127.0.0.1', port: 0 };
-  const server = await Server.create(address, Handler);
+  const server = await Server.create(address, Handler, settings);
   void server.serveForever().catch((error: unknown) => {
     process.stderr.write(`serveForever failed: ${String(error)}\n`);
     process.exit(1);
@@ -134,23 +138,30 @@ async function socketServer(
 }
 
 async function main(): Promise<void> {
-  const kind = process.argv[2] as NodeKind | undefined;
-  const path = process.argv[3];
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { path: { type: 'string' }, settings: { type: 'string' } },
+  });
+  const kind = positionals[0] as NodeKind | undefined;
+  const path = values.path;
+  const settings = JSON.parse(values.settings ?? '{}') as Record<string, unknown>;
   const [transport, mode] = (kind ?? '').split('-') as [string, string];
   if (!['tcp', 'udp', 'unix'].includes(transport) || mode === undefined) {
     process.stderr.write(
-      'usage: node echo-server.js <tcp|udp|unix>-<raw|plain|evloop|threading|forking> [path]\n',
+      'usage: node echo-server.js <tcp|udp|unix>-<raw|plain|evloop|threading|forking> [--path p] [--settings json]\n',
     );
     process.exit(2);
   }
   if (transport === 'unix' && path === undefined) {
-    process.stderr.write('echo-server: a unix kind needs a socket path\n');
+    process.stderr.write('echo-server: a unix kind needs --path\n');
     process.exit(2);
   }
   let running: Running;
   try {
     running =
-      mode === 'raw' ? await rawServer(transport, path) : await socketServer(transport, mode, path);
+      mode === 'raw'
+        ? await rawServer(transport, path)
+        : await socketServer(transport, mode, path, settings);
   } catch (error) {
     if (error instanceof Unavailable) {
       process.stdout.write(`UNAVAILABLE ${error.message}\n`);

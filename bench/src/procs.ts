@@ -194,7 +194,7 @@ export interface Generator {
 /** Forks one load generator (`dist/loadgen.js`) with `config`. */
 export function startGenerator(config: LoadConfig, timeoutMs: number): Generator {
   hookExit();
-  const child = fork(resolve(here, 'loadgen.js'), [JSON.stringify(config)], {
+  const child = fork(resolve(benchDir, 'dist', 'loadgen.js'), [JSON.stringify(config)], {
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
   live.add(child);

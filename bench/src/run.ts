@@ -48,9 +48,9 @@ const { values: flags } = parseArgs({
 
 const smoke = flags.smoke === true;
 const settings = {
-  warmupMs: Number(flags.warmup ?? (smoke ? 100 : 1000)),
-  durationMs: Number(flags.duration ?? (smoke ? 300 : 3000)),
-  graceMs: smoke ? 1000 : 2000,
+  warmupMs: Number(flags.warmup ?? (smoke ? 50 : 1000)),
+  durationMs: Number(flags.duration ?? (smoke ? 200 : 3000)),
+  graceMs: smoke ? 800 : 2000,
   rounds: Math.max(1, Number(flags.rounds ?? 1)),
   generators: Math.max(1, Number(flags.generators ?? Math.max(1, Math.min(4, cpus().length - 1)))),
   keptConnections: smoke ? 4 : 50,
@@ -415,7 +415,24 @@ function socketPath(): string {
   return join(tempDir, `s${socketCounter}.sock`);
 }
 
-function serverCommand(spec: ServerSpec, path: string | undefined): [string, string[]] {
+/**
+ * Settings given to @socketserver servers. Python's ThreadingMixIn starts a
+ * thread per request without bound; ours has a pool (default: one worker per
+ * core, one request per worker), so it gets one worker per connection here,
+ * or kept connections beyond the pool would wait for ever.
+ */
+function serverSettings(row: EchoRow): Record<string, unknown> {
+  if ('node' in row.server && row.server.node.endsWith('-threading')) {
+    return { maxThreads: row.connections };
+  }
+  return {};
+}
+
+function serverCommand(
+  spec: ServerSpec,
+  path: string | undefined,
+  settings: Record<string, unknown> = {},
+): [string, string[]] {
   if ('python' in spec) {
     return [
       'python3',
@@ -424,7 +441,13 @@ function serverCommand(spec: ServerSpec, path: string | undefined): [string, str
   }
   return [
     process.execPath,
-    [resolve(benchDir, 'dist', 'echo-server.js'), spec.node, ...(path ? [path] : [])],
+    [
+      resolve(benchDir, 'dist', 'echo-server.js'),
+      spec.node,
+      ...(path ? ['--path', path] : []),
+      '--settings',
+      JSON.stringify(settings),
+    ],
   ];
 }
 
@@ -457,7 +480,7 @@ async function runEcho(row: EchoRow): Promise<RowResult> {
   const path = row.transport === 'unix' ? socketPath() : undefined;
   let server: ServerHandle;
   try {
-    const [command, args] = serverCommand(row.server, path);
+    const [command, args] = serverCommand(row.server, path, serverSettings(row));
     server = await startServer(command, args);
   } catch (error) {
     if (error instanceof ServerStartError) return failedResult(error.kind, error.message);
@@ -562,7 +585,18 @@ interface MemoryResult {
   rssBefore: number;
   rssAfter: number;
   perConnection: number;
+  /** V8 heap used per connection (bytes), from process.memoryUsage() after gc. */
+  heapPerConnection: number;
+  /** Buffers outside the V8 heap per connection (external + arrayBuffers, bytes). */
+  externalPerConnection: number;
   serverConnections: number;
+}
+
+type MemoryUsage = { heapUsed: number; external: number; arrayBuffers: number };
+
+async function memoryUsage(server: ServerHandle): Promise<MemoryUsage> {
+  await server.command('gc', 'GC');
+  return JSON.parse((await server.command('mem', 'MEM ')).slice(4)) as MemoryUsage;
 }
 
 const MEMORY_ROWS: Array<{ id: string; label: string; kind: NodeKind; baseline?: string }> = [
@@ -590,6 +624,8 @@ async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Pro
     rssBefore: 0,
     rssAfter: 0,
     perConnection: Number.NaN,
+    heapPerConnection: Number.NaN,
+    externalPerConnection: Number.NaN,
     serverConnections: 0,
   };
   const limits = openFileLimits();
@@ -614,7 +650,7 @@ async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Pro
         '--expose-gc',
         resolve(benchDir, 'dist', 'echo-server.js'),
         row.kind,
-        ...(path ? [path] : []),
+        ...(path ? ['--path', path] : []),
       ],
       shell === undefined ? {} : { shell },
     );
@@ -647,12 +683,12 @@ async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Pro
     ),
   );
   try {
-    await server.command('gc', 'GC');
+    const before = await memoryUsage(server);
     const rssBefore = server.rss();
     const ready = await Promise.all(generators.map((generator) => generator.ready));
     const connected = ready.reduce((total, message) => total + message.connected, 0);
     const serverConnections = Number((await server.command('conns', 'CONNS')).split(' ')[1]);
-    await server.command('gc', 'GC');
+    const after = await memoryUsage(server);
     const rssAfter = server.rss();
     for (const generator of generators) generator.send({ type: 'release' });
     const results = await Promise.all(generators.map((generator) => generator.result));
@@ -668,6 +704,10 @@ async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Pro
       rssBefore,
       rssAfter,
       perConnection: (rssAfter - rssBefore) / Math.max(1, connected),
+      heapPerConnection: (after.heapUsed - before.heapUsed) / Math.max(1, connected),
+      externalPerConnection:
+        (after.external + after.arrayBuffers - before.external - before.arrayBuffers) /
+        Math.max(1, connected),
       serverConnections,
     };
   } catch (error) {
@@ -770,13 +810,13 @@ function report(
       '',
     );
     out.push(
-      '| server | connections held | RSS before | RSS with connections | per connection | ratio |',
+      '| server | connections held | RSS before | RSS with connections | RSS per connection | ratio | V8 heap per conn | buffers per conn |',
     );
-    out.push('|---|--:|--:|--:|--:|--:|');
+    out.push('|---|--:|--:|--:|--:|--:|--:|--:|');
     for (const result of memory) {
       if (result.status !== 'ok') {
         out.push(
-          `| ${result.label} | ${result.status === 'unavailable' ? 'not available' : 'FAILED'}: ${result.reason ?? ''} | | | | |`,
+          `| ${result.label} | ${result.status === 'unavailable' ? 'not available' : 'FAILED'}: ${result.reason ?? ''} | | | | | | |`,
         );
         continue;
       }
@@ -787,7 +827,7 @@ function report(
           ? `${fmt.ratio(result.perConnection / other.perConnection)} raw`
           : '';
       out.push(
-        `| ${result.label} | ${result.connections} | ${fmt.bytes(result.rssBefore)} | ${fmt.bytes(result.rssAfter)} | ${fmt.bytes(result.perConnection)} | ${ratio} |`,
+        `| ${result.label} | ${result.connections} | ${fmt.bytes(result.rssBefore)} | ${fmt.bytes(result.rssAfter)} | ${fmt.bytes(result.perConnection)} | ${ratio} | ${fmt.bytes(result.heapPerConnection)} | ${fmt.bytes(result.externalPerConnection)} |`,
       );
     }
   }
@@ -954,13 +994,15 @@ async function main(): Promise<void> {
     !flags['no-memory'] &&
     (flags.only === undefined || 'mem:'.includes(flags.only) || flags.only.startsWith('mem'))
   ) {
-    for (const row of MEMORY_ROWS) {
+    const results = new Map<string, MemoryResult>();
+    await pool(MEMORY_ROWS, smoke ? settings.parallel : 1, async (row) => {
       const result = await runMemory(row, settings.memoryConnections);
-      memory.push(result);
+      results.set(row.id, result);
       process.stderr.write(
         `[memory] ${row.id.padEnd(24)} ${result.status === 'ok' ? `${fmt.bytes(result.perConnection)} per connection (${result.connections} held, server counts ${result.serverConnections})` : `${result.status}: ${result.reason}`}\n`,
       );
-    }
+    });
+    for (const row of MEMORY_ROWS) memory.push(results.get(row.id)!);
   }
   const { markdown, goals } = report(echo, list, memory, started, (performance.now() - t0) / 1000);
   process.stdout.write(`${markdown}\n`);

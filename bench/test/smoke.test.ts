@@ -1,0 +1,100 @@
+/**
+ * The smoke pass CI runs so the benchmark keeps working: `run.js --smoke`
+ * (tiny durations and counts) must run every row, get every reply right,
+ * print the report, and leave no process behind. No timing is asserted.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { benchDir } from '../src/procs.js';
+
+let dir = '';
+
+beforeAll(() => {
+  if (!existsSync(resolve(benchDir, 'dist', 'run.js'))) {
+    throw new Error('bench is not built: run `pnpm --filter @socketserver/bench run build` first');
+  }
+  dir = mkdtempSync(join(tmpdir(), 'ssbench-smoke-'));
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A row may only be skipped because a package is missing or not built, never because it failed. */
+const MISSING = /does not exist|is not built|has no |failed to load/;
+
+it('runs every row of the benchmark with no wrong or lost reply', async () => {
+  const json = join(dir, 'smoke.json');
+  const child = spawn(
+    process.execPath,
+    [resolve(benchDir, 'dist', 'run.js'), '--smoke', '--json', json],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    stdout += text;
+  });
+  child.stderr.setEncoding('utf8').on('data', (text: string) => {
+    stderr += text;
+  });
+  const timer = setTimeout(() => child.kill('SIGINT'), 50_000);
+  const code = await new Promise<number | null>((done) => child.once('exit', (exit) => done(exit)));
+  clearTimeout(timer);
+  expect(code, stderr).toBe(0);
+  expect(stdout).toContain('## Goals (issue 9)');
+  expect(stdout).toContain('## HTTP file server');
+
+  const report = JSON.parse(readFileSync(json, 'utf8')) as {
+    rows: Array<{
+      id: string;
+      result?: {
+        status: string;
+        reason?: string;
+        mismatches: number;
+        lost: number;
+        completed: number;
+      };
+    }>;
+    memory: Array<{ id: string; status: string; reason?: string; connections: number }>;
+  };
+  expect(report.rows.length).toBeGreaterThan(30);
+  for (const row of report.rows) {
+    const result = row.result;
+    expect(result, row.id).toBeDefined();
+    if (result!.status === 'unavailable') {
+      expect(result!.reason, row.id).toMatch(MISSING);
+      continue;
+    }
+    expect(`${row.id}: ${result!.status} ${result!.reason ?? ''}`).toBe(`${row.id}: ok `);
+    expect(result!.completed, row.id).toBeGreaterThan(0);
+    expect(result!.mismatches, row.id).toBe(0);
+    expect(result!.lost, row.id).toBe(0);
+  }
+  // The core rows and Python's never count as unavailable.
+  for (const id of [
+    'tcp:raw',
+    'tcp:evloop',
+    'tcp:plain',
+    'udp:raw',
+    'udp:evloop',
+    'tcp:py-threading',
+    'udp:py-plain',
+    'unix:raw',
+  ]) {
+    expect(report.rows.find((row) => row.id === id)?.result?.status, id).toBe('ok');
+  }
+  expect(report.memory.map((entry) => entry.id)).toEqual([
+    'mem:tcp-raw',
+    'mem:tcp-evloop',
+    'mem:unix-raw',
+    'mem:unix-evloop',
+  ]);
+  for (const entry of report.memory) {
+    if (entry.status === 'unavailable') expect(entry.reason, entry.id).toMatch(MISSING);
+    else expect(`${entry.id}: ${entry.status} ${entry.reason ?? ''}`).toBe(`${entry.id}: ok `);
+  }
+}, 60_000);
