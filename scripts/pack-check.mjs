@@ -1,79 +1,150 @@
-// Packs @socketserver/core and @socketserver/transport-inet as they would be
-// published, installs the tarballs alone with npm into an empty directory,
-// and runs a TCP echo server from a plain .mjs file and a plain .cjs file,
-// each answered by a client. Exits non-zero on any failure.
+// Packs the published packages as `pnpm publish` would, installs them with
+// npm into empty directories (only the packages a user would pick), and runs
+// echo servers from a plain .mjs file and a plain .cjs file, each answered by
+// a client:
+//   1. core + transport-inet: a TCP echo (and unix-dgram must not come along);
+//   2. core + transport-unix: a Unix stream echo and a Unix datagram echo
+//      (the native addon unix-dgram is built by npm from source).
+// Exits non-zero on any failure.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const packages = ['packages/core', 'packages/transport-inet'];
+const pnpm = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager;
 const work = mkdtempSync(join(tmpdir(), 'socketserver-pack-'));
 const run = (cmd, args, cwd) =>
   execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
 
-try {
-  const tarballs = join(work, 'tarballs');
-  mkdirSync(tarballs);
-  for (const dir of packages) {
-    // pnpm pack rewrites workspace: ranges to real versions, as publish does.
-    run(
-      'npx',
-      [
-        '-y',
-        JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager,
-        'pack',
-        '--pack-destination',
-        tarballs,
-      ],
-      join(root, dir),
-    );
-  }
-  const app = join(work, 'app');
+function pack(dir) {
+  // pnpm pack rewrites workspace: ranges to real versions, as publish does.
+  const out = join(work, 'tarballs', dir.replace('/', '-'));
+  mkdirSync(out, { recursive: true });
+  run('npx', ['-y', pnpm, 'pack', '--pack-destination', out], join(root, dir));
+  const name = readFileSync(join(root, dir, 'package.json'), 'utf8');
+  const { name: pkg, version } = JSON.parse(name);
+  return join(out, `${pkg.replace('@', '').replace('/', '-')}-${version}.tgz`);
+}
+
+function install(name, tarballs) {
+  const app = join(work, name);
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), '{"name":"pack-check","private":true}');
-  const files = readdirSync(tarballs).map((f) => join(tarballs, f));
-  run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', ...files], app);
+  run('npm', ['install', '--no-audit', '--no-fund', ...tarballs], app);
+  return app;
+}
 
-  const body = `
-class Upper extends StreamRequestHandler {
-  async handle() {
-    for await (const line of this.rfile) await this.wfile.write(line.toString().toUpperCase());
+function script(kind, imports, body) {
+  const lines = imports.map(([names, from]) =>
+    kind === 'mjs'
+      ? `import { ${names} } from '${from}';`
+      : `const { ${names} } = require('${from}');`,
+  );
+  return `${lines.join('\n')}\n(async () => {\n${body}\n})().catch((e) => { console.error(e); process.exit(1); });\n`;
+}
+
+function check(app, file, imports, body) {
+  for (const kind of ['mjs', 'cjs']) {
+    writeFileSync(join(app, `${file}.${kind}`), script(kind, imports, body));
+    process.stdout.write(`${file}.${kind}: ${run('node', [`${file}.${kind}`], app)}`);
   }
 }
-(async () => {
+
+const upper = `
+  class Upper extends StreamRequestHandler {
+    async handle() {
+      for await (const line of this.rfile) await this.wfile.write(line.toString().toUpperCase());
+    }
+  }`;
+const talk = `
+  async function talk(options) {
+    const client = net.connect(options);
+    let reply = '';
+    client.on('data', (d) => (reply += d));
+    client.end('hello\\n');
+    await new Promise((r) => client.on('close', r));
+    if (reply !== 'HELLO\\n') throw new Error('unexpected reply ' + JSON.stringify(reply));
+    return reply;
+  }`;
+
+try {
+  const core = pack('packages/core');
+
+  const inet = install('inet', [core, pack('packages/transport-inet')]);
+  if (existsSync(join(inet, 'node_modules', 'unix-dgram')))
+    throw new Error('transport-inet pulled unix-dgram');
+  check(
+    inet,
+    'tcp-echo',
+    [
+      ['StreamRequestHandler', '@socketserver/core'],
+      ['TCPServer', '@socketserver/transport-inet'],
+      ['connect', 'node:net'],
+    ],
+    `${upper}
+  const net = { connect };
+  ${talk}
   const server = await TCPServer.create({ host: '127.0.0.1', port: 0 }, Upper);
   const serving = server.serveForever({ pollInterval: 50 });
-  const client = net.connect(server.serverAddress.port, '127.0.0.1');
-  let reply = '';
-  client.on('data', (d) => (reply += d));
-  client.end('hello\\n');
-  await new Promise((r) => client.on('close', r));
+  const reply = await talk({ host: '127.0.0.1', port: server.serverAddress.port });
   await server.shutdown();
   await serving;
   await server.serverClose();
-  if (reply !== 'HELLO\\n') throw new Error('unexpected reply ' + JSON.stringify(reply));
-  console.log('reply ok: ' + JSON.stringify(reply));
-})().catch((e) => { console.error(e); process.exit(1); });
-`;
-  writeFileSync(
-    join(app, 'echo.mjs'),
-    `import net from 'node:net';
-import { StreamRequestHandler } from '@socketserver/core';
-import { TCPServer } from '@socketserver/transport-inet';
-${body}`,
+  console.log('tcp reply ok: ' + JSON.stringify(reply));`,
   );
-  writeFileSync(
-    join(app, 'echo.cjs'),
-    `const net = require('node:net');
-const { StreamRequestHandler } = require('@socketserver/core');
-const { TCPServer } = require('@socketserver/transport-inet');
-${body}`,
-  );
-  for (const file of ['echo.mjs', 'echo.cjs']) {
-    process.stdout.write(`${file}: ${run('node', [file], app)}`);
+
+  const unix = install('unix', [core, pack('packages/transport-unix')]);
+  if (existsSync(join(unix, 'node_modules', '@socketserver', 'transport-inet'))) {
+    throw new Error('transport-unix pulled transport-inet');
   }
+  check(
+    unix,
+    'unix-echo',
+    [
+      ['StreamRequestHandler, DatagramRequestHandler', '@socketserver/core'],
+      ['UnixStreamServer, UnixDatagramServer', '@socketserver/transport-unix'],
+      ['connect', 'node:net'],
+      ['mkdtempSync, rmSync', 'node:fs'],
+      ['tmpdir', 'node:os'],
+      ['join', 'node:path'],
+      ['createRequire', 'node:module'],
+    ],
+    `${upper}
+  const net = { connect };
+  ${talk}
+  class DatagramUpper extends DatagramRequestHandler {
+    async handle() { await this.wfile.write(this.packet.toString().toUpperCase()); }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pack-check-'));
+  try {
+    const stream = await UnixStreamServer.create(join(dir, 's.sock'), Upper);
+    const serving = stream.serveForever({ pollInterval: 50 });
+    const reply = await talk({ path: join(dir, 's.sock') });
+    await stream.shutdown();
+    await serving;
+    await stream.serverClose();
+    const dgram = await UnixDatagramServer.create(join(dir, 'd.sock'), DatagramUpper);
+    const dgramServing = dgram.serveForever({ pollInterval: 50 });
+    // unix-dgram came along as transport-unix's dependency: a client socket for the test.
+    const unixDgram = createRequire(join(process.cwd(), 'index.js'))('unix-dgram');
+    const client = unixDgram.createSocket('unix_dgram');
+    client.bind(join(dir, 'c.sock'));
+    const answer = await new Promise((resolve, reject) => {
+      client.on('message', (m) => resolve(m.toString()));
+      client.on('error', reject);
+      client.send(Buffer.from('ping'), 0, 4, join(dir, 'd.sock'));
+    });
+    client.close();
+    await dgram.shutdown();
+    await dgramServing;
+    await dgram.serverClose();
+    if (answer !== 'PING') throw new Error('unexpected datagram reply ' + answer);
+    console.log('unix stream reply ok: ' + JSON.stringify(reply) + ', unix datagram reply ok: ' + answer);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }`,
+  );
   console.log('pack check passed');
 } finally {
   rmSync(work, { recursive: true, force: true });

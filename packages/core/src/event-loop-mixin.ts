@@ -61,10 +61,14 @@ export function EventLoopMixIn<TBase extends ServerClass>(
       }
     }
 
-    /** Closes the server, then waits for requests in progress if `blockOnClose`. */
+    /**
+     * Waits for requests in progress if `blockOnClose`, then closes the
+     * server. (Python closes first; waiting first lets a datagram handler in
+     * progress still send its reply from the server's socket.)
+     */
     override async serverClose(): Promise<void> {
-      await super.serverClose();
       if (this.blockOnClose) await Promise.allSettled([...this.#inFlight]);
+      await super.serverClose();
     }
   }
   return EventLoopMixed;
