@@ -2,18 +2,23 @@
  * The main thread's half of a request running in a worker: a {@link Job}
  * holds the request until its outcome, and the bridges move a stream
  * request's bytes (with backpressure) or a datagram request's replies over
- * the request's `MessagePort`. Internal.
+ * the worker's channel. Internal.
  *
  * @module
  */
 import type { Socket } from 'node:net';
-import type { MessagePort } from 'node:worker_threads';
 import type { Address, DatagramRequest } from '@socketserver/core';
 import { reviveError, serializeError } from './errors.js';
 import { ACK_EVERY, CREDIT, type SocketInfo, type ToMain, type ToWorker } from './protocol.js';
 
+/** Chunks from this size up are transferred to the worker rather than copied. */
+const TRANSFER_FROM = 16 * 1024;
+
 /** How a request reaches a worker: a connection's bytes, or one datagram. */
 export type RequestKind = 'stream' | 'datagram';
+
+/** Sends a message about this job to its worker (the pool adds the request number). */
+export type SendToWorker = (message: ToWorker, transfer?: ArrayBuffer[]) => void;
 
 /** One request on its way through the pool, until it has an outcome. */
 export class Job {
@@ -24,8 +29,7 @@ export class Job {
   #resolve!: () => void;
   #reject!: (error: Error) => void;
   #settled = false;
-  #port: MessagePort | null = null;
-  #detach: (() => void) | null = null;
+  #bridge: Bridge | null = null;
   #timer: NodeJS.Timeout | null = null;
 
   /**
@@ -50,10 +54,18 @@ export class Job {
     return this.#settled;
   }
 
-  /** Connects the job to the port of the worker now running it. */
-  attach(port: MessagePort): void {
-    this.#port = port;
-    this.#detach = this.kind === 'stream' ? bridgeStream(this, port) : bridgeDatagram(this, port);
+  /** Connects the job to the worker now running it. */
+  attach(send: SendToWorker): void {
+    const guarded: SendToWorker = (message, transfer) => {
+      if (!this.#settled) send(message, transfer);
+    };
+    this.#bridge =
+      this.kind === 'stream' ? bridgeStream(this, guarded) : bridgeDatagram(this, guarded);
+  }
+
+  /** Delivers a message from the worker about this job. */
+  receive(message: ToMain): void {
+    if (!this.#settled) this.#bridge?.receive(message);
   }
 
   /** Fails the job with `error` after `ms` unless it settles first. */
@@ -62,15 +74,14 @@ export class Job {
   }
 
   /**
-   * Records the outcome (once): stops bridging, closes the port, settles
+   * Records the outcome (once): stops bridging, settles
    * the promise, and tells the pool whether the worker is still usable.
    */
   settle(error: Error | null, workerLost = false): void {
     if (this.#settled) return;
     this.#settled = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#detach?.();
-    this.#port?.close();
+    this.#bridge?.detach();
     if (error === null) this.#resolve();
     else this.#reject(error);
     this.onSettled?.(workerLost);
@@ -89,15 +100,17 @@ export function socketInfo(socket: Socket): SocketInfo {
   };
 }
 
-function bridgeStream(job: Job, port: MessagePort): () => void {
+interface Bridge {
+  receive(message: ToMain): void;
+  detach(): void;
+}
+
+function bridgeStream(job: Job, send: SendToWorker): Bridge {
   const socket = job.request as Socket;
   let inflight = 0; // bytes sent to the worker and not yet acknowledged
   let pausedHere = false;
   let unacked = 0; // bytes written for the worker and not yet acknowledged to it
   let waitingDrain = false;
-  const send = (message: ToWorker, transfer?: ArrayBuffer[]) => {
-    if (!job.settled) port.postMessage(message, transfer);
-  };
   const ackWrites = () => {
     waitingDrain = false;
     if (unacked > 0) {
@@ -107,9 +120,12 @@ function bridgeStream(job: Job, port: MessagePort): () => void {
   };
   const onData = (chunk: Buffer) => {
     inflight += chunk.length;
+    // Large chunks that own their memory move without a copy; small ones are
+    // cheaper to copy than to transfer.
     const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
-    const data = whole ? chunk : Uint8Array.from(chunk);
-    send({ t: 'data', chunk: data }, [data.buffer as ArrayBuffer]);
+    if (whole && chunk.length >= TRANSFER_FROM)
+      send({ t: 'data', chunk }, [chunk.buffer as ArrayBuffer]);
+    else send({ t: 'data', chunk: Uint8Array.from(chunk) });
     if (inflight >= CREDIT && !pausedHere) {
       pausedHere = true;
       socket.pause();
@@ -121,7 +137,7 @@ function bridgeStream(job: Job, port: MessagePort): () => void {
   const onDrain = () => {
     if (waitingDrain) ackWrites();
   };
-  port.on('message', (message: ToMain) => {
+  const receive = (message: ToMain) => {
     switch (message.t) {
       case 'write': {
         const chunk = message.chunk;
@@ -166,7 +182,7 @@ function bridgeStream(job: Job, port: MessagePort): () => void {
       default:
         break;
     }
-  });
+  };
   socket.on('data', onData);
   socket.on('end', onEnd);
   socket.on('error', onError);
@@ -174,7 +190,7 @@ function bridgeStream(job: Job, port: MessagePort): () => void {
   socket.on('drain', onDrain);
   if (socket.destroyed) send({ t: 'close' });
   else socket.resume();
-  return () => {
+  const detach = () => {
     socket.off('data', onData);
     socket.off('end', onEnd);
     socket.off('error', onError);
@@ -182,27 +198,22 @@ function bridgeStream(job: Job, port: MessagePort): () => void {
     socket.off('drain', onDrain);
     if (!socket.destroyed) socket.pause();
   };
+  return { receive, detach };
 }
 
-function bridgeDatagram(job: Job, port: MessagePort): () => void {
+function bridgeDatagram(job: Job, send: SendToWorker): Bridge {
   const request = job.request as DatagramRequest;
-  port.on('message', (message: ToMain) => {
+  const receive = (message: ToMain) => {
     switch (message.t) {
       case 'send': {
         const { id, data, address } = message;
         const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
         request.socket.sendTo(bytes, address).then(
           () => {
-            if (!job.settled) port.postMessage({ t: 'sent', id } satisfies ToWorker);
+            send({ t: 'sent', id });
           },
           (error: unknown) => {
-            if (!job.settled) {
-              port.postMessage({
-                t: 'sendError',
-                id,
-                error: serializeError(error),
-              } satisfies ToWorker);
-            }
+            send({ t: 'sendError', id, error: serializeError(error) });
           },
         );
         break;
@@ -216,6 +227,6 @@ function bridgeDatagram(job: Job, port: MessagePort): () => void {
       default:
         break;
     }
-  });
-  return () => {};
+  };
+  return { receive, detach: () => {} };
 }

@@ -1,17 +1,18 @@
 /**
  * `BridgedSocket`: what a stream handler in a worker thread gets as
  * `request`. A `Duplex` that looks like the `net.Socket` the main thread
- * holds, carrying its bytes over a `MessagePort` with credit-based
+ * holds, carrying its bytes over the worker's channel with credit-based
  * backpressure in both directions.
  *
  * @module
  */
 import { Duplex } from 'node:stream';
-import type { MessagePort } from 'node:worker_threads';
 import { reviveError } from './errors.js';
 import { ACK_EVERY, CREDIT, type SocketInfo, type ToMain, type ToWorker } from './protocol.js';
 
 const EMPTY = new Uint8Array(0);
+/** Copies from this size up are transferred rather than copied again by the channel. */
+const TRANSFER_FROM = 16 * 1024;
 
 /**
  * The connection as seen from a worker thread. It has the `net.Socket`
@@ -50,7 +51,7 @@ export class BridgedSocket extends Duplex {
   /** The idle limit set by `setTimeout` (ms), or undefined. */
   timeout: number | undefined = undefined;
 
-  #port: MessagePort;
+  #send: (message: ToMain, transfer?: ArrayBuffer[]) => void;
   #unackedRead = 0;
   #inflight = 0;
   #blocked: (() => void) | null = null;
@@ -59,12 +60,12 @@ export class BridgedSocket extends Duplex {
   #detached = false;
 
   /**
-   * @param port - the request's port to the main thread.
+   * @param send - posts a message about this request to the main thread.
    * @param info - the main thread socket's address fields.
    */
-  constructor(port: MessagePort, info: SocketInfo) {
+  constructor(send: (message: ToMain, transfer?: ArrayBuffer[]) => void, info: SocketInfo) {
     super({ allowHalfOpen: true, readableHighWaterMark: CREDIT });
-    this.#port = port;
+    this.#send = send;
     this.remoteAddress = info.remoteAddress;
     this.remotePort = info.remotePort;
     this.remoteFamily = info.remoteFamily;
@@ -240,10 +241,13 @@ export class BridgedSocket extends Duplex {
       // Copy: the caller may reuse its buffer after the write callback.
       const copy = new Uint8Array(message.chunk.byteLength);
       copy.set(message.chunk);
-      this.#port.postMessage({ t: 'write', chunk: copy }, [copy.buffer]);
+      this.#send(
+        { t: 'write', chunk: copy },
+        copy.length >= TRANSFER_FROM ? [copy.buffer] : undefined,
+      );
       return;
     }
-    this.#port.postMessage(message);
+    this.#send(message);
   }
 
   #touch(): void {

@@ -7,11 +7,11 @@
  */
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { ClosedError, type DatagramRequest, UnsupportedError } from '@socketserver/core';
 import { Job, socketInfo } from './bridge.js';
 import { RequestTimeLimitError, reviveError, WorkerExitedError } from './errors.js';
-import type { RequestStart, WorkerBoot, WorkerStatus } from './protocol.js';
+import type { RequestStart, Tagged, ToMain, WorkerBoot, WorkerStatus } from './protocol.js';
 
 /** How the pool behaves; read from the server's settings when the pool starts. */
 export interface PoolOptions {
@@ -29,6 +29,8 @@ export interface PoolOptions {
 
 interface PoolWorker {
   worker: Worker;
+  /** The number of the request it runs now. */
+  seq: number;
   starting: boolean;
   job: Job | null;
   idleTimer: NodeJS.Timeout | null;
@@ -63,6 +65,7 @@ export class WorkerPool {
   #fatal: Error | null = null;
   #closing = false;
   #listeners: Array<() => void> = [];
+  #sequence = 0;
 
   /** @param options - sizing and behaviour. */
   constructor(options: PoolOptions) {
@@ -164,6 +167,7 @@ export class WorkerPool {
     let exited!: () => void;
     const pw: PoolWorker = {
       worker,
+      seq: -1,
       starting: true,
       job: null,
       idleTimer: null,
@@ -175,7 +179,12 @@ export class WorkerPool {
     this.#workers.add(pw);
     this.#startingCount++;
     if (this.#options.daemon) worker.unref();
-    worker.on('message', (status: WorkerStatus) => {
+    worker.on('message', (message: WorkerStatus | Tagged<ToMain>) => {
+      if ('r' in message) {
+        if (pw.job !== null && message.r === pw.seq) pw.job.receive(message);
+        return;
+      }
+      const status = message;
       if (!pw.starting) return;
       this.#started(pw);
       if (status.type === 'ready') this.#becomeIdle(pw);
@@ -233,27 +242,28 @@ export class WorkerPool {
       if (workerLost && !this.#closing) this.#dispatch();
       this.#notify();
     };
-    const { port1, port2 } = new MessageChannel();
+    const r = this.#sequence++;
+    pw.seq = r;
     const start: RequestStart =
       job.kind === 'stream'
         ? {
             type: 'request',
+            r,
             kind: 'stream',
-            port: port2,
             clientAddress: job.clientAddress,
             socket: socketInfo(job.request as Socket),
           }
         : {
             type: 'request',
+            r,
             kind: 'datagram',
-            port: port2,
             clientAddress: job.clientAddress,
             packet: Uint8Array.from((job.request as DatagramRequest).packet),
           };
     const limit = this.#options.timeLimit;
     if (limit !== null) job.limit(limit, () => new RequestTimeLimitError(limit));
-    job.attach(port1);
-    pw.worker.postMessage(start, [port2]);
+    pw.worker.postMessage(start);
+    job.attach((message, transfer) => pw.worker.postMessage({ ...message, r }, transfer));
   }
 
   #becomeIdle(pw: PoolWorker): void {

@@ -2,7 +2,7 @@
  * The script each worker thread of a `ThreadingMixIn` server runs: it
  * imports the handler class (through core's `loadHandler`, which marks the
  * thread so a module that starts a server fails loudly), reports `ready`,
- * then runs one request at a time, each over its own `MessagePort`.
+ * then runs one request at a time; messages about it carry its number.
  *
  * @module
  */
@@ -11,7 +11,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { type Address, type DatagramRequest, loadHandler } from '@socketserver/core';
 import { BridgedSocket } from './bridged-socket.js';
 import { reviveError, serializeError } from './errors.js';
-import type { RequestStart, ToMain, ToWorker, WorkerBoot, WorkerStatus } from './protocol.js';
+import type {
+  RequestStart,
+  Tagged,
+  ToMain,
+  ToWorker,
+  WorkerBoot,
+  WorkerStatus,
+} from './protocol.js';
 import { unpackShared } from './shared-state.js';
 
 type HandlerClass = new (
@@ -51,13 +58,18 @@ function post(message: WorkerStatus): void {
   port!.postMessage(message);
 }
 
+/** The request running now: its number and where its messages go. */
+let current: { r: number; receive: (message: ToWorker) => void } | null = null;
+
 async function runRequest(HandlerClass: HandlerClass, start: RequestStart): Promise<void> {
-  const requestPort = start.port;
+  const { r } = start;
+  const send = (message: ToMain, transfer?: ArrayBuffer[]) =>
+    port!.postMessage({ ...message, r }, transfer);
   let socket: BridgedSocket | null = null;
   const pendingSends = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   let request: unknown;
   if (start.kind === 'stream') {
-    socket = new BridgedSocket(requestPort, start.socket);
+    socket = new BridgedSocket(send, start.socket);
     socket.on('error', () => {}); // errors reach the handler through rfile/wfile
     request = socket;
   } else {
@@ -68,9 +80,7 @@ async function runRequest(HandlerClass: HandlerClass, start: RequestStart): Prom
         const copy = Uint8Array.from(data);
         return new Promise<void>((resolve, reject) => {
           pendingSends.set(id, { resolve, reject });
-          requestPort.postMessage({ t: 'send', id, data: copy, address } satisfies ToMain, [
-            copy.buffer,
-          ]);
+          send({ t: 'send', id, data: copy, address });
         });
       },
     };
@@ -81,16 +91,19 @@ async function runRequest(HandlerClass: HandlerClass, start: RequestStart): Prom
     );
     request = { packet, socket: sender } satisfies DatagramRequest;
   }
-  requestPort.on('message', (message: ToWorker) => {
-    if (message.t === 'sent' || message.t === 'sendError') {
-      const pending = pendingSends.get(message.id);
-      pendingSends.delete(message.id);
-      if (message.t === 'sent') pending?.resolve();
-      else pending?.reject(reviveError(message.error));
-      return;
-    }
-    socket?.receive(message);
-  });
+  current = {
+    r,
+    receive: (message: ToWorker) => {
+      if (message.t === 'sent' || message.t === 'sendError') {
+        const pending = pendingSends.get(message.id);
+        pendingSends.delete(message.id);
+        if (message.t === 'sent') pending?.resolve();
+        else pending?.reject(reviveError(message.error));
+        return;
+      }
+      socket?.receive(message);
+    },
+  };
   let outcome: ToMain;
   try {
     await new HandlerClass(request, start.clientAddress, server).run();
@@ -100,9 +113,8 @@ async function runRequest(HandlerClass: HandlerClass, start: RequestStart): Prom
   }
   if (socket !== null) await socket.flushWrites();
   socket?.detach();
-  requestPort.postMessage(outcome);
-  // The main thread closes the port once it has read the outcome.
-  requestPort.unref();
+  if (current?.r === r) current = null;
+  send(outcome);
 }
 
 async function main(): Promise<void> {
@@ -114,9 +126,9 @@ async function main(): Promise<void> {
     return;
   }
   server.RequestHandlerClass = HandlerClass;
-  port!.on('message', (message: RequestStart) => {
-    if (message.type !== 'request') return;
-    void runRequest(HandlerClass, message);
+  port!.on('message', (message: RequestStart | Tagged<ToWorker>) => {
+    if ('type' in message) void runRequest(HandlerClass, message);
+    else if (current !== null && message.r === current.r) current.receive(message);
   });
   post({ type: 'ready' });
 }

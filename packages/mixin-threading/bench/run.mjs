@@ -1,0 +1,108 @@
+// ThreadingMixIn vs EventLoopMixIn, on loopback, load from a separate process.
+//   pnpm --filter @socketserver/mixin-threading run build
+//   node packages/mixin-threading/bench/run.mjs [--duration 5000] [--rounds N]
+// (a) cpu: a ~5 ms CPU handler (SHA-256 rounds), one request per connection,
+//     8 connections at a time: requests/s. Goal: threading >= 1.7x event loop.
+// (b) echo: 4 kept connections, 64-byte line ping-pong: round trips/s.
+//     Goal: threading >= 0.5x event loop.
+// Everything is bounded in time and every process and server is stopped.
+import { execFile } from 'node:child_process';
+import { availableParallelism, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { EventLoopMixIn } from '@socketserver/core';
+import { TCPServer } from '@socketserver/transport-inet';
+import { ThreadingMixIn } from '../dist/index.js';
+import { burn, CpuHandler, EchoHandler } from './handlers.mjs';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5000' },
+    warmup: { type: 'string', default: '1000' },
+    rounds: { type: 'string' },
+  },
+});
+const duration = Number(values.duration);
+const warmup = Number(values.warmup);
+
+/** Rounds of burn() that take about 5 ms here (median of a few tries). */
+function calibrate() {
+  burn(200);
+  const samples = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = process.hrtime.bigint();
+    burn(1000);
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  samples.sort((a, b) => a - b);
+  return Math.max(1, Math.round((5 / samples[3]) * 1000));
+}
+
+const hashRounds = values.rounds ? Number(values.rounds) : calibrate();
+
+class ThreadingServer extends ThreadingMixIn(TCPServer) {
+  hashRounds = hashRounds;
+}
+class EventLoopServer extends EventLoopMixIn(TCPServer) {
+  hashRounds = hashRounds;
+}
+
+function load(mode, port, connections) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      process.execPath,
+      [
+        new URL('./load.mjs', import.meta.url).pathname,
+        mode,
+        String(port),
+        String(connections),
+        String(warmup),
+        String(duration),
+      ],
+      { timeout: warmup + duration + 30_000 },
+      (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout))),
+    );
+    child.on('error', reject);
+  });
+}
+
+async function measure(Server, Handler, mode, connections) {
+  const server = await Server.create({ host: '127.0.0.1', port: 0 }, Handler, {
+    requestQueueSize: 128,
+  });
+  if (typeof server.startThreads === 'function') await server.startThreads();
+  const serving = server.serveForever({ pollInterval: 100 });
+  try {
+    const result = await load(mode, server.serverAddress.port, connections);
+    return { ...result, perSecond: (result.completed * 1000) / result.elapsedMs };
+  } finally {
+    await server.shutdown();
+    await serving;
+    await server.serverClose();
+  }
+}
+
+const t0 = process.hrtime.bigint();
+burn(hashRounds);
+const perRequestMs = Number(process.hrtime.bigint() - t0) / 1e6;
+console.log(
+  `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), ` +
+    `${hashRounds} SHA-256 rounds per request (~${perRequestMs.toFixed(1)} ms), ` +
+    `warm-up ${warmup} ms, measured ${duration} ms per run`,
+);
+const rows = [];
+const cpuEvent = await measure(EventLoopServer, CpuHandler, 'cpu', 8);
+const cpuThread = await measure(ThreadingServer, CpuHandler, 'cpu', 8);
+rows.push(['(a) 5 ms CPU handler, req/s', cpuEvent, cpuThread, 1.7]);
+const echoEvent = await measure(EventLoopServer, EchoHandler, 'echo', 4);
+const echoThread = await measure(ThreadingServer, EchoHandler, 'echo', 4);
+rows.push(['(b) kept-connection echo, round trips/s', echoEvent, echoThread, 0.5]);
+console.log('| scenario | EventLoopMixIn | ThreadingMixIn | ratio | goal |');
+console.log('|---|---|---|---|---|');
+for (const [name, event, thread, goal] of rows) {
+  const ratio = thread.perSecond / event.perSecond;
+  console.log(
+    `| ${name} | ${event.perSecond.toFixed(0)} | ${thread.perSecond.toFixed(0)} | ${ratio.toFixed(2)}x | >= ${goal}x ${ratio >= goal ? 'met' : 'NOT met'} |`,
+  );
+  if (event.errors || thread.errors)
+    console.log(`  (errors: event loop ${event.errors}, threading ${thread.errors})`);
+}
