@@ -522,8 +522,9 @@ export class ChildPool implements ChildPoolSettings {
         if (child.ready) return;
         child.ready = true;
         this.#starting--;
-        if (child.state === 'retiring') return;
-        this.#release(child);
+        if (child.state !== 'retiring') this.#release(child);
+        // One fewer starting: more may start if requests still wait.
+        this.#spawnAsNeeded();
         return;
       }
       case 'done': {

@@ -1,0 +1,266 @@
+/**
+ * ForkingMixIn over TCP and UDP: the CPython ports (test_ForkingTCPServer,
+ * test_ForkingUDPServer), the child-process bookkeeping (no child left after
+ * serverClose, maxChildren under a burst, maxRequestsPerChild: 1), state
+ * isolation, and the errors for handler classes a child cannot find.
+ */
+import { pathToFileURL } from 'node:url';
+import type { InetAddress } from '@socketserver/core';
+import { StreamRequestHandler } from '@socketserver/core';
+import { TCPServer, UDPServer } from '@socketserver/transport-inet';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ForkingMixIn } from '../src/index.js';
+import {
+  Counter,
+  counterHitsHere,
+  DatagramEchoLine,
+  EchoLine,
+  PidHandler,
+  Renamed,
+} from './fixtures/handlers.mjs';
+import {
+  dgramExamine,
+  ErrorLog,
+  isAlive,
+  LineClient,
+  liveChildPids,
+  serve,
+  streamExamine,
+  TEST_STR,
+} from './helpers.js';
+
+const HOST = '127.0.0.1';
+
+/** Python's ForkingTCPServer, with handleError recording instead of printing. */
+class ForkingTCPServer extends ForkingMixIn(TCPServer) {
+  readonly log = new ErrorLog();
+  override handleError(_request: unknown, clientAddress: unknown, error: unknown): void {
+    this.log.add(clientAddress, error);
+  }
+}
+
+class ForkingUDPServer extends ForkingMixIn(UDPServer) {
+  readonly log = new ErrorLog();
+  override handleError(_request: unknown, clientAddress: unknown, error: unknown): void {
+    this.log.add(clientAddress, error);
+  }
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function started<T extends ForkingTCPServer | ForkingUDPServer>(server: T): T {
+  const stop = serve(server);
+  cleanups.push(stop);
+  return server;
+}
+
+describe('CPython test_socketserver ports', () => {
+  it('test_ForkingTCPServer: three clients echoed by children; serverClose leaves no child', async () => {
+    const server = started(await ForkingTCPServer.create({ host: HOST, port: 0 }, EchoLine));
+    const address = server.serverAddress as InetAddress;
+    for (let i = 0; i < 3; i++) expect(await streamExamine(address)).toBe(TEST_STR);
+    const pids = [...server.activeChildren];
+    expect(pids.length).toBeGreaterThan(0);
+    await cleanups.pop()!();
+    // bpo-31151: serverClose waits until every child completed.
+    expect(server.activeChildren.size).toBe(0);
+    expect(server.fileno()).toBe(-1);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    expect(server.log.errors).toEqual([]);
+  });
+
+  it('test_ForkingUDPServer: the child replies from the server socket', async () => {
+    const server = started(
+      await ForkingUDPServer.create({ host: HOST, port: 0 }, DatagramEchoLine),
+    );
+    const address = server.serverAddress as InetAddress;
+    for (let i = 0; i < 3; i++) {
+      const { reply, from } = await dgramExamine(address);
+      expect(reply).toBe(TEST_STR);
+      expect(from).toEqual({ address: HOST, port: address.port });
+    }
+    const pids = [...server.activeChildren];
+    await cleanups.pop()!();
+    expect(server.activeChildren.size).toBe(0);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    expect(server.log.errors).toEqual([]);
+  });
+});
+
+describe('children', () => {
+  it('reuses a child, and none is left after serverClose (checked by pid)', async () => {
+    const server = started(await ForkingTCPServer.create({ host: HOST, port: 0 }, PidHandler));
+    const address = server.serverAddress as InetAddress;
+    const seen = new Set<number>();
+    for (let i = 0; i < 3; i++) {
+      const client = await LineClient.open(address);
+      client.send('pid\nbye\n');
+      const pid = Number(await client.line());
+      expect(pid).not.toBe(process.pid);
+      expect(await client.line()).toBe('bye');
+      seen.add(pid);
+      client.close();
+    }
+    // Children are reused: three requests, one at a time, need at most two (a second one
+    // starts when a request comes before the first child has reported the last one done).
+    expect(seen.size).toBeLessThanOrEqual(2);
+    // What the server counts is what the system runs.
+    const active = [...server.activeChildren].sort();
+    expect(liveChildPids().sort()).toEqual(active);
+    for (const pid of seen) expect(active).toContain(pid);
+    await cleanups.pop()!();
+    for (const pid of active) expect(isAlive(pid)).toBe(false);
+    expect(liveChildPids()).toEqual([]);
+  });
+
+  it('never has more than maxChildren children alive under a burst', async () => {
+    const server = started(
+      await ForkingTCPServer.create({ host: HOST, port: 0 }, PidHandler, {
+        maxChildren: 3,
+        // Children are also replaced during the burst.
+        maxRequestsPerChild: 4,
+        requestQueueSize: 32,
+      }),
+    );
+    const address = server.serverAddress as InetAddress;
+    let mostAlive = 0;
+    const pids = new Set<number>();
+    const clients = await Promise.all(Array.from({ length: 16 }, () => LineClient.open(address)));
+    await Promise.all(
+      clients.map(async (client, i) => {
+        client.send(`pid\n${i}\n`);
+        pids.add(Number(await client.line()));
+        // The child holds this connection until it reads `bye`: count the live children now.
+        const alive = liveChildPids();
+        mostAlive = Math.max(mostAlive, alive.length, server.activeChildren.size);
+        expect(await client.line()).toBe(`ok ${i}`);
+        client.send('bye\n');
+        expect(await client.line()).toBe('bye');
+        client.close();
+      }),
+    );
+    expect(mostAlive).toBeGreaterThan(0);
+    expect(mostAlive).toBeLessThanOrEqual(3);
+    // 16 requests, 4 per child: at least 4 children took turns.
+    expect(pids.size).toBeGreaterThanOrEqual(4);
+    expect(server.log.errors).toEqual([]);
+  });
+
+  it('maxRequestsPerChild: 1 gives each request a fresh process', async () => {
+    const server = started(
+      await ForkingTCPServer.create({ host: HOST, port: 0 }, PidHandler, {
+        maxRequestsPerChild: 1,
+      }),
+    );
+    const address = server.serverAddress as InetAddress;
+    const pids: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const client = await LineClient.open(address);
+      client.send('pid\nbye\n');
+      pids.push(Number(await client.line()));
+      expect(await client.line()).toBe('bye');
+      client.close();
+    }
+    expect(new Set(pids).size).toBe(4);
+    expect(pids).not.toContain(process.pid);
+  });
+
+  it('isolates state: what a child changes never reaches the parent (the seed warning)', async () => {
+    class CountingServer extends ForkingTCPServer {
+      hits = 0;
+    }
+    const server = started(
+      await CountingServer.create({ host: HOST, port: 0 }, Counter, { maxChildren: 1 }),
+    );
+    const address = server.serverAddress as InetAddress;
+    const replies: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const client = await LineClient.open(address);
+      replies.push((await client.line())!);
+      client.close();
+    }
+    // One child served all three: its module state and its copy of `server` count 1, 2, 3 ...
+    const [pid] = replies[0]!.split(' ');
+    expect(replies).toEqual([`${pid} 1 1`, `${pid} 2 2`, `${pid} 3 3`]);
+    // ... while the parent's server and the parent's copy of the module never changed.
+    expect(server.hits).toBe(0);
+    expect(counterHitsHere()).toBe(0);
+  });
+
+  it('takes settings from create and checks them', async () => {
+    await expect(
+      ForkingTCPServer.create({ host: HOST, port: 0 }, EchoLine, { maxChildren: 0 }),
+    ).rejects.toMatchObject({ code: 'ERR_SOCKETSERVER_INVALID_ARGUMENT' });
+    const server = await ForkingTCPServer.create({ host: HOST, port: 0 }, EchoLine, {
+      maxChildren: 2,
+      blockOnClose: false,
+    });
+    expect(server.maxChildren).toBe(2);
+    expect(server.blockOnClose).toBe(false);
+    expect(server.timeout).toBe(300_000);
+    await server.serverClose();
+  });
+});
+
+describe('finding the handler', () => {
+  it('refuses, at create, a handler class without moduleUrl', async () => {
+    class Local extends StreamRequestHandler {}
+    await expect(ForkingTCPServer.create({ host: HOST, port: 0 }, Local)).rejects.toMatchObject({
+      code: 'ERR_SOCKETSERVER_INVALID_ARGUMENT',
+      message: expect.stringContaining('static moduleUrl = import.meta.url'),
+    });
+  });
+
+  it('reports a class its module does not export by name, and closes the connection', async () => {
+    const server = started(await ForkingTCPServer.create({ host: HOST, port: 0 }, Renamed));
+    const client = await LineClient.open(server.serverAddress as InetAddress);
+    expect(await client.rest()).toBe('');
+    await server.log.waitFor(1);
+    expect(server.log.errors[0]!.error).toMatchObject({
+      code: 'ERR_SOCKETSERVER_INVALID_ARGUMENT',
+      message: expect.stringContaining('does not export Hidden'),
+    });
+    expect(server.log.errors[0]!.clientAddress).toMatchObject({ port: client.port });
+    client.close();
+  });
+
+  it('reports a handler module that starts a server when imported', async () => {
+    const { SideEffectHandler } = await importWithoutRunning();
+    const server = started(
+      await ForkingTCPServer.create({ host: HOST, port: 0 }, SideEffectHandler),
+    );
+    const client = await LineClient.open(server.serverAddress as InetAddress);
+    expect(await client.rest()).toBe('');
+    await server.log.waitFor(1);
+    expect(server.log.errors[0]!.error).toMatchObject({
+      code: 'ERR_SOCKETSERVER_SERVER_IN_HANDLER_HOST',
+    });
+    client.close();
+  });
+
+  it('reports a module that cannot be found', async () => {
+    class Missing extends StreamRequestHandler {
+      static override moduleUrl = pathToFileURL('/nonexistent/handlers.mjs').href;
+    }
+    const server = started(await ForkingTCPServer.create({ host: HOST, port: 0 }, Missing));
+    const client = await LineClient.open(server.serverAddress as InetAddress);
+    expect(await client.rest()).toBe('');
+    await server.log.waitFor(1);
+    expect(server.log.errors[0]!.error).toMatchObject({ code: 'ERR_MODULE_NOT_FOUND' });
+    client.close();
+  });
+});
+
+/**
+ * The module in fixtures/server-at-import.mjs starts a server when imported;
+ * the parent only needs a class that points at it.
+ */
+async function importWithoutRunning(): Promise<{ SideEffectHandler: typeof EchoLine }> {
+  class SideEffectHandler extends StreamRequestHandler {
+    static override moduleUrl = new URL('./fixtures/server-at-import.mjs', import.meta.url).href;
+  }
+  return { SideEffectHandler };
+}
