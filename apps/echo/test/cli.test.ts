@@ -1,0 +1,128 @@
+/**
+ * The command line: --help, bad arguments (one line, exit 2), IPv6 hosts,
+ * errors while binding (one line, exit 1), SIGINT, and the built layout the
+ * threading and forking modes rely on (the handlers in a module of their
+ * own that starts nothing when imported).
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, test } from 'vitest';
+import { dgramClient, killAll, run, StreamClient, startEcho } from './helpers.js';
+
+afterAll(killAll);
+
+describe.concurrent('socketserver-echo command line', () => {
+  test('--help lists every option and exits 0', async () => {
+    for (const flag of ['--help', '-h']) {
+      const started = run([flag]);
+      expect(await started.exited).toEqual({ code: 0, signal: null });
+      const help = started.stdout();
+      for (const word of [
+        '--transport',
+        'tcp | udp | unix | unix-dgram',
+        '--mode',
+        'sync',
+        'eventloop',
+        'threading',
+        'forking',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '7007',
+        '--path',
+        'echo server (MODE) listening on URL',
+        'SIGTERM',
+        'Exit codes',
+      ]) {
+        expect(help).toContain(word);
+      }
+      expect(started.stderr()).toBe('');
+    }
+  });
+
+  const bad: Array<[string[], RegExp]> = [
+    [['--transport', 'sctp'], /--transport must be one of tcp, udp, unix, unix-dgram/],
+    [['--mode', 'async'], /--mode must be one of sync, eventloop, threading, forking/],
+    [['--port', '65536'], /--port must be an integer from 0 to 65535/],
+    [['--port', '12ab'], /--port must be an integer/],
+    [['--port', '-1'], /--port/],
+    [['--host', ''], /--host must not be empty/],
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['positional'], /positional/i],
+    [['--port'], /--port/],
+    [['--transport', 'unix', '--port', '7'], /--port does not apply to --transport unix/],
+    [['--transport', 'udp', '--path', '/tmp/x'], /--path does not apply to --transport udp/],
+  ];
+  for (const [args, message] of bad) {
+    test(`bad arguments ${JSON.stringify(args)}: one line, exit 2`, async () => {
+      const started = run(args);
+      expect(await started.exited).toEqual({ code: 2, signal: null });
+      expect(started.stdout()).toBe('');
+      const stderr = started.stderr();
+      expect(stderr).toMatch(message);
+      expect(stderr).toMatch(/^socketserver-echo: [^\n]+ \(see --help\)\n$/);
+    });
+  }
+
+  test('--host ::1: tcp and udp listen on IPv6 with a bracketed URL', async () => {
+    const [tcp, udp] = await Promise.all([
+      startEcho(['--host', '::1', '--port', '0']),
+      startEcho(['--transport', 'udp', '--host', '::1', '--port', '0']),
+    ]);
+    expect(tcp.readyLine).toMatch(/^echo server \(eventloop\) listening on tcp:\/\/\[::1\]:\d+$/);
+    expect(udp.readyLine).toMatch(/^echo server \(eventloop\) listening on udp:\/\/\[::1\]:\d+$/);
+    const client = await StreamClient.connect(tcp.target);
+    expect((await client.end('over IPv6\nand a tail')).toString()).toBe('over IPv6\nand a tail');
+    // The largest UDP payload over IPv6 comes back whole.
+    const udpTarget = udp.target as { host: string; port: number };
+    expect(await dgramClient(['inet', '::1', String(udpTarget.port), '65527', '3'])).toBe('ok 2\n');
+    tcp.proc.kill('SIGINT');
+    udp.proc.kill('SIGINT');
+    expect(await tcp.exited).toEqual({ code: 0, signal: null });
+    expect(await udp.exited).toEqual({ code: 0, signal: null });
+    expect(tcp.stderr()).toMatch(/SIGINT received/);
+  });
+
+  test('a port in use: one line naming the error, exit 1', async () => {
+    const busy: Server = await new Promise((resolve) => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    });
+    try {
+      const { port } = busy.address() as { port: number };
+      const started = run(['--port', String(port)]);
+      expect(await started.exited).toEqual({ code: 1, signal: null });
+      expect(started.stdout()).toBe('');
+      expect(started.stderr()).toMatch(/^socketserver-echo: [^\n]*EADDRINUSE[^\n]*\n$/);
+    } finally {
+      busy.close();
+    }
+  });
+
+  test('the handlers are a module of their own, imported by the CLI, that starts nothing', () => {
+    const cli = readFileSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)), 'utf8');
+    expect(cli.startsWith('#!/usr/bin/env node\n')).toBe(true);
+    expect(cli).toMatch(/from "\.\/handlers\.js"/);
+    const handlersUrl = new URL('../dist/handlers.js', import.meta.url).href;
+    // Importing the module in a fresh process prints nothing, listens on
+    // nothing, and lets the process exit at once; it exports both classes
+    // with their own URL, as a worker or child needs.
+    const probe = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(handlersUrl)});
+         const ok = m.EchoStreamHandler.moduleUrl === ${JSON.stringify(handlersUrl)} &&
+           m.EchoDatagramHandler.moduleUrl === ${JSON.stringify(handlersUrl)};
+         process.stderr.write(ok ? 'exports ok' : 'bad moduleUrl');`,
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(probe.status).toBe(0);
+    expect(probe.stdout).toBe('');
+    expect(probe.stderr).toBe('exports ok');
+  });
+});
