@@ -218,7 +218,8 @@ export class StreamClient {
 
   /** Half-closes (after `data`, if given) and returns everything received until the server ends. */
   async end(data?: string | Buffer): Promise<Buffer> {
-    this.socket.end(data);
+    if (data === undefined) this.socket.end();
+    else this.socket.end(data);
     const all = await this.done;
     this.socket.destroy();
     return all;
