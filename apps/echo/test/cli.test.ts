@@ -85,6 +85,19 @@ describe.concurrent('socketserver-echo command line', () => {
     expect(tcp.stderr()).toMatch(/SIGINT received/);
   });
 
+  test('a second signal while a request holds the server exits at once', async () => {
+    const server = await startEcho(['--mode', 'sync', '--port', '0']);
+    const client = await StreamClient.connect(server.target);
+    await client.write('held\n');
+    await client.waitForLength(5);
+    server.proc.kill('SIGTERM');
+    await server.waitForStderr(/SIGTERM received/);
+    server.proc.kill('SIGINT');
+    expect(await server.exited).toEqual({ code: 130, signal: null });
+    expect(server.stderr()).toMatch(/second SIGINT, exiting now/);
+    client.socket.destroy();
+  });
+
   test('a port in use: one line naming the error, exit 1', async () => {
     const busy: Server = await new Promise((resolve) => {
       const server = createServer();
