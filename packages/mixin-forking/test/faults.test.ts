@@ -139,7 +139,9 @@ describe('a child that dies mid-request', () => {
       signal: 'SIGKILL',
     });
     expect(clientAddress.port).toBe(clients[1]!.port);
-    expect(error.message).toContain(`killed by SIGKILL while handling the request from 127.0.0.1:${clients[1]!.port}`);
+    expect(error.message).toContain(
+      `killed by SIGKILL while handling the request from 127.0.0.1:${clients[1]!.port}`,
+    );
     await othersComplete(clients, [0, 2]);
     // The child is replaced: a new request is served.
     const next = await LineClient.open(server.serverAddress as InetAddress);
@@ -171,7 +173,9 @@ describe('a child that dies mid-request', () => {
     await server.log.waitFor(1);
     const { error, clientAddress } = server.log.errors[0]!;
     expect(error).toMatchObject({ code: 'ERR_SOCKETSERVER_CHILD_EXITED', exitCode: 70 });
-    expect(error.message).toContain('uncaught RangeError outside the handler: thrown outside the handler');
+    expect(error.message).toContain(
+      'uncaught RangeError outside the handler: thrown outside the handler',
+    );
     expect((error.cause as Error).stack).toContain('handlers.mjs');
     expect((clientAddress as InetAddress).port).toBe(clients[2]!.port);
     await othersComplete(clients, [0, 1]);

@@ -109,7 +109,10 @@ export async function dgramExamine(
     const reply = new Promise<{ reply: string; from: { address: string; port: number } }>(
       (resolve) =>
         socket.once('message', (message, rinfo) =>
-          resolve({ reply: message.toString(), from: { address: rinfo.address, port: rinfo.port } }),
+          resolve({
+            reply: message.toString(),
+            from: { address: rinfo.address, port: rinfo.port },
+          }),
         ),
     );
     socket.send(TEST_STR, address.port, address.host);
