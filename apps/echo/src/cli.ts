@@ -20,6 +20,7 @@ import {
   echoServerClass,
   MODES,
   type Mode,
+  modes,
   NotAvailableError,
   TRANSPORTS,
   type Transport,
@@ -144,7 +145,8 @@ async function serve(options: EchoOptions): Promise<void> {
   const row = transports[options.transport];
   const EchoServer = await echoServerClass(options.transport, options.mode);
   const address = row.family === 'inet' ? { host: options.host, port: options.port } : options.path;
-  const server: BaseServer<any, any> = await EchoServer.create(address, row.Handler, row.settings);
+  const settings = { ...row.settings, ...modes[options.mode].settings };
+  const server: BaseServer<any, any> = await EchoServer.create(address, row.Handler, settings);
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals): Promise<void> => {
@@ -176,7 +178,11 @@ function signalNumber(signal: NodeJS.Signals): number {
 }
 
 function fail(error: unknown): never {
-  const message = error instanceof Error ? error.message : String(error);
+  // One line, whatever the error's message holds.
+  const message = (error instanceof Error ? error.message : String(error)).replace(
+    /\s*\n\s*/g,
+    '; ',
+  );
   const code = (error as { code?: unknown })?.code;
   process.stderr.write(`${NAME}: ${message}${typeof code === 'string' ? ` (${code})` : ''}\n`);
   process.exit(error instanceof UsageError || error instanceof NotAvailableError ? 2 : 1);

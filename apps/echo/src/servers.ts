@@ -85,17 +85,26 @@ export const transports: Record<Transport, TransportRow> = {
     kind: 'stream',
     family: 'unix',
     packageName: '@socketserver/transport-unix',
-    load: notAvailable('@socketserver/transport-unix'),
+    load: async () => (await import('@socketserver/transport-unix')).UnixStreamServer,
     Handler: EchoStreamHandler,
-    settings: {},
+    settings: { removeStaleSocket: true },
   },
   'unix-dgram': {
     kind: 'datagram',
     family: 'unix',
     packageName: '@socketserver/transport-unix',
-    load: notAvailable('@socketserver/transport-unix'),
+    load: async () => {
+      const unix = await import('@socketserver/transport-unix');
+      if (!unix.unixDgramAvailable) {
+        throw new NotAvailableError(
+          'the unix-dgram native addon of @socketserver/transport-unix is not built ' +
+            "(allow its build script, see that package's README)",
+        );
+      }
+      return unix.UnixDatagramServer;
+    },
     Handler: EchoDatagramHandler,
-    settings: { maxPacketSize: UNIX_DGRAM_MAX_PACKET_SIZE },
+    settings: { maxPacketSize: UNIX_DGRAM_MAX_PACKET_SIZE, removeStaleSocket: true },
   },
 };
 
@@ -103,27 +112,42 @@ export const transports: Record<Transport, TransportRow> = {
 export interface ModeRow {
   /** The package that provides the mix-in. */
   packageName: string;
-  /** Wraps a plain server class in the mode's mix-in (`sync` returns a plain subclass). */
+  /** Wraps a plain server class in the mode's mix-in (`sync` returns the plain class). */
   wrap(Base: PlainServerClass): Promise<PlainServerClass>;
+  /** Settings for `create`, added to the transport's. */
+  settings: Record<string, unknown>;
 }
+
+/**
+ * Most worker threads in `threading` mode (16): each connection keeps its
+ * worker until the client closes, so more than the cores; further
+ * connections wait for a free worker.
+ */
+export const THREADING_MAX_THREADS = 16;
 
 /** The modes table. */
 export const modes: Record<Mode, ModeRow> = {
   sync: {
     packageName: '@socketserver/core',
     wrap: async (Base) => Base,
+    settings: {},
   },
   eventloop: {
     packageName: '@socketserver/core',
     wrap: async (Base) => EventLoopMixIn(Base),
+    settings: {},
   },
   threading: {
     packageName: '@socketserver/mixin-threading',
-    wrap: notAvailable('@socketserver/mixin-threading'),
+    wrap: async (Base) => (await import('@socketserver/mixin-threading')).ThreadingMixIn(Base),
+    // A connection holds its worker for as long as the client stays: allow
+    // more workers than cores (the mix-in's default, sized for CPU work).
+    settings: { maxThreads: THREADING_MAX_THREADS },
   },
   forking: {
     packageName: '@socketserver/mixin-forking',
-    wrap: notAvailable('@socketserver/mixin-forking'),
+    wrap: async (Base) => (await import('@socketserver/mixin-forking')).ForkingMixIn(Base),
+    settings: {},
   },
 };
 
@@ -135,12 +159,6 @@ export class NotAvailableError extends Error {
   /** Stable error code. */
   readonly code = 'ERR_SOCKETSERVER_ECHO_NOT_AVAILABLE';
   override name = 'NotAvailableError';
-}
-
-function notAvailable(packageName: string): () => Promise<never> {
-  return async () => {
-    throw new NotAvailableError(`${packageName} is not available in this build`);
-  };
 }
 
 /**
@@ -167,10 +185,14 @@ async function loadOrExplain<T>(packageName: string, load: () => Promise<T>): Pr
     const code = (error as { code?: unknown }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
       throw new NotAvailableError(
-        `${packageName} is not available (not installed or not built): ${(error as Error).message}`,
+        `${packageName} is not available (not installed or not built): ${firstLine(error)}`,
         { cause: error },
       );
     }
     throw error;
   }
+}
+
+function firstLine(error: unknown): string {
+  return String((error as Error).message).split('\n')[0]!;
 }

@@ -5,11 +5,29 @@
  * own that starts nothing when imported).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
-import { dgramClient, killAll, run, StreamClient, startEcho } from './helpers.js';
+import {
+  dgramClient,
+  killAll,
+  run,
+  runFile,
+  StreamClient,
+  startEcho,
+  startEchoFile,
+} from './helpers.js';
 
 afterAll(killAll);
 
@@ -111,6 +129,49 @@ describe.concurrent('socketserver-echo command line', () => {
       expect(started.stderr()).toMatch(/^socketserver-echo: [^\n]*EADDRINUSE[^\n]*\n$/);
     } finally {
       busy.close();
+    }
+  });
+
+  test('a mode or transport whose package is missing: one line, exit 2; the others still work', async () => {
+    // The built CLI beside only core and transport-inet, as a user who installed just those.
+    const app = mkdtempSync(join(tmpdir(), 'socketserver-echo-partial-'));
+    try {
+      mkdirSync(join(app, 'dist'));
+      mkdirSync(join(app, 'node_modules', '@socketserver'), { recursive: true });
+      for (const file of ['cli.js', 'handlers.js']) {
+        copyFileSync(
+          fileURLToPath(new URL(`../dist/${file}`, import.meta.url)),
+          join(app, 'dist', file),
+        );
+      }
+      writeFileSync(join(app, 'package.json'), '{ "type": "module" }\n');
+      for (const pkg of ['core', 'transport-inet']) {
+        symlinkSync(
+          fileURLToPath(new URL(`../node_modules/@socketserver/${pkg}`, import.meta.url)),
+          join(app, 'node_modules', '@socketserver', pkg),
+        );
+      }
+      const cli = join(app, 'dist', 'cli.js');
+      const attempts: Array<[string[], RegExp]> = [
+        [['--mode', 'threading', '--port', '0'], /@socketserver\/mixin-threading is not available/],
+        [['--mode', 'forking', '--port', '0'], /@socketserver\/mixin-forking is not available/],
+        [['--transport', 'unix', '--path', join(app, 's')], /transport-unix is not available/],
+      ];
+      for (const [args, message] of attempts) {
+        const started = runFile(cli, args);
+        expect(await started.exited).toEqual({ code: 2, signal: null });
+        expect(started.stderr()).toMatch(message);
+        expect(started.stderr()).toMatch(/^[^\n]*ERR_SOCKETSERVER_ECHO_NOT_AVAILABLE\)\n$/);
+        expect(started.stdout()).toBe('');
+      }
+      // TCP on the event loop needs nothing more.
+      const server = await startEchoFile(cli, ['--port', '0']);
+      const client = await StreamClient.connect(server.target);
+      expect((await client.end('still here')).toString()).toBe('still here');
+      server.proc.kill('SIGTERM');
+      expect(await server.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      rmSync(app, { recursive: true, force: true });
     }
   });
 

@@ -37,7 +37,12 @@ export interface Run {
 
 /** Runs the CLI with `args`. */
 export function run(args: string[]): Run {
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return runFile(CLI, args);
+}
+
+/** Runs a copy of the CLI at `file` with `args`. */
+export function runFile(file: string, args: string[]): Run {
+  const proc = spawn(process.execPath, [file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   let out = '';
   let err = '';
@@ -101,8 +106,13 @@ export interface EchoServer extends Run {
 const READY = /^echo server \((\w+)\) listening on (\S+)$/;
 
 /** Starts the CLI with `args` and waits for its ready line. */
-export async function startEcho(args: string[]): Promise<EchoServer> {
-  const started = run(args);
+export function startEcho(args: string[]): Promise<EchoServer> {
+  return startEchoFile(CLI, args);
+}
+
+/** Starts a copy of the CLI at `file` with `args` and waits for its ready line. */
+export async function startEchoFile(file: string, args: string[]): Promise<EchoServer> {
+  const started = runFile(file, args);
   await started.waitForStdout(/\n/);
   const readyLine = started.stdout().slice(0, started.stdout().indexOf('\n'));
   const match = READY.exec(readyLine);

@@ -24,9 +24,6 @@ const MODES = ['sync', 'eventloop', 'threading', 'forking'] as const;
 type Transport = (typeof TRANSPORTS)[number];
 type Mode = (typeof MODES)[number];
 
-/** Cells whose package has not landed: they must refuse with exit 2. */
-const NOT_AVAILABLE = new Set<string>(['unix/*', 'unix-dgram/*', '*/threading', '*/forking']);
-
 const MIB = 1024 * 1024;
 /** The largest UDP payload over IPv4. */
 const UDP_MAX_IPV4 = 65_507;
@@ -39,12 +36,6 @@ afterAll(async () => {
   await killAll();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function available(transport: Transport, mode: Mode): boolean {
-  return ![`${transport}/${mode}`, `${transport}/*`, `*/${mode}`].some((cell) =>
-    NOT_AVAILABLE.has(cell),
-  );
-}
 
 function args(transport: Transport, mode: Mode): string[] {
   const where = transport.startsWith('unix')
@@ -127,16 +118,6 @@ describe.concurrent('socketserver-echo: every transport in every mode', () => {
     for (const mode of MODES) {
       const stream = transport === 'tcp' || transport === 'unix';
       const cell = `${transport} ${mode}`;
-      if (!available(transport, mode)) {
-        test(`${cell}: not available, exit 2`, async () => {
-          const { run } = await import('./helpers.js');
-          const started = run(args(transport, mode));
-          expect((await started.exited).code).toBe(2);
-          expect(started.stderr()).toMatch(/^socketserver-echo: .*not available.*\n$/);
-          expect(started.stdout()).toBe('');
-        });
-        continue;
-      }
       test(`${cell}: ready line, three clients byte for byte, SIGTERM graceful`, async () => {
         const server = await startEcho(args(transport, mode));
         expect(server.mode).toBe(mode);
