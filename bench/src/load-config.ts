@@ -75,5 +75,11 @@ export interface ResultMessage {
   histogram: { counts: number[]; total: number; maxMicros: number };
 }
 
+/** Generator to orchestrator: the measured window starts or ends now (to sample the server's CPU). */
+export interface WindowMessage {
+  type: 'window';
+  phase: 'start' | 'end';
+}
+
 /** Orchestrator to generator. */
 export type ControlMessage = { type: 'start' } | { type: 'release' };

@@ -490,9 +490,11 @@ async function main(config: LoadConfig): Promise<void> {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     stats.measuring = true;
+    process.send?.({ type: 'window', phase: 'start' });
     await sleep(config.durationMs);
     stats.measuring = false;
     stats.running = false;
+    process.send?.({ type: 'window', phase: 'end' });
     windowMs = performance.now() - t0;
     cpu = process.cpuUsage(cpu0);
     await Promise.race([

@@ -7,7 +7,7 @@
  * @module
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadConfig, ReadyMessage, ResultMessage } from './load-config.js';
@@ -188,6 +188,8 @@ export interface Generator {
   ready: Promise<ReadyMessage>;
   result: Promise<ResultMessage>;
   send(message: { type: 'start' } | { type: 'release' }): void;
+  /** Calls `listener` when the generator's measured window starts and ends. */
+  onWindow(listener: (phase: 'start' | 'end') => void): void;
   kill(): void;
 }
 
@@ -234,8 +236,44 @@ export function startGenerator(config: LoadConfig, timeoutMs: number): Generator
     send: (control) => {
       if (child.connected) child.send(control);
     },
+    onWindow: (listener) => {
+      child.on('message', (received: { type?: string; phase?: 'start' | 'end' }) => {
+        if (received?.type === 'window' && received.phase) listener(received.phase);
+      });
+    },
     kill: () => killGroup(child, 'SIGKILL'),
   };
+}
+
+/**
+ * CPU time (ms) used so far by every process in a process group: a server
+ * and the children it forked (reaped children count through their parent's
+ * cutime/cstime). From /proc; 0 when the group is gone.
+ */
+export function groupCpuMs(pgid: number): number {
+  const tick = 10; // USER_HZ is 100 on Linux
+  let total = 0;
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command name (which may contain spaces) start at ") ".
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // fields[2] is pgrp; utime, stime, cutime, cstime are fields[11..14].
+      if (Number(fields[2]) !== pgid) continue;
+      total +=
+        (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * tick;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
 }
 
 /** The soft and hard open-file limits of this process (from /proc/self/limits). */

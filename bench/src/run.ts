@@ -6,9 +6,11 @@
  * ```
  * node dist/run.js [--smoke] [--duration ms] [--warmup ms] [--rounds n]
  *                  [--generators n] [--memory-connections n] [--only substring]
- *                  [--json file] [--no-memory]
+ *                  [--json file] [--no-memory] [--parallel n] [--settings json]
  * ```
  * `BENCH_SMOKE=1` is `--smoke`: tiny durations and counts, for CI.
+ * `--settings '{"requestQueueSize":511}'` passes settings to every
+ * @socketserver server (for experiments; the report says so).
  *
  * @module
  */
@@ -20,6 +22,7 @@ import { Histogram } from './histogram.js';
 import type { LoadConfig, ResultMessage } from './load-config.js';
 import {
   benchDir,
+  groupCpuMs,
   killAll,
   openFileLimits,
   type ServerHandle,
@@ -43,6 +46,7 @@ const { values: flags } = parseArgs({
     json: { type: 'string' },
     'no-memory': { type: 'boolean', default: false },
     parallel: { type: 'string' },
+    settings: { type: 'string' },
   },
 });
 
@@ -405,6 +409,10 @@ interface RowResult {
   /** Generator CPU over the window, as a share of one core (1 = one core busy). */
   generatorCores: number;
   generatorCpuMs: number;
+  /** Server CPU (its whole process group) over the window, in cores. */
+  serverCores: number;
+  /** Server CPU per completed request (µs): the framework's cost, whatever the generator manages. */
+  serverMicrosPerRequest: number;
 }
 
 let tempDir = '';
@@ -422,10 +430,16 @@ function socketPath(): string {
  * or kept connections beyond the pool would wait for ever.
  */
 function serverSettings(row: EchoRow): Record<string, unknown> {
-  if ('node' in row.server && row.server.node.endsWith('-threading')) {
-    return { maxThreads: row.connections };
+  const extra = JSON.parse(flags.settings ?? '{}') as Record<string, unknown>;
+  if (
+    'node' in row.server &&
+    row.server.node.endsWith('-threading') &&
+    row.mode === 'kept' &&
+    row.transport !== 'udp'
+  ) {
+    return { maxThreads: row.connections, ...extra };
   }
-  return {};
+  return extra;
 }
 
 function serverCommand(
@@ -467,6 +481,8 @@ function failedResult(status: 'unavailable' | 'failed', reason: string): RowResu
     connected: 0,
     generatorCores: Number.NaN,
     generatorCpuMs: Number.NaN,
+    serverCores: Number.NaN,
+    serverMicrosPerRequest: Number.NaN,
   };
 }
 
@@ -507,11 +523,20 @@ async function runEcho(row: EchoRow): Promise<RowResult> {
       config.connectTimeoutMs + config.warmupMs + config.durationMs + config.graceMs + 15_000;
     return startGenerator(config, total);
   });
+  const serverCpu = { start: Number.NaN, end: Number.NaN };
+  generators[0]!.onWindow((phase) => {
+    serverCpu[phase] = groupCpuMs(server.ready.pid);
+  });
   try {
     await Promise.all(generators.map((generator) => generator.ready));
     for (const generator of generators) generator.send({ type: 'start' });
     const results = await Promise.all(generators.map((generator) => generator.result));
-    return summarize(results);
+    const summary = summarize(results);
+    const windowMs = Math.max(...results.map((result) => result.windowMs));
+    const cpuMs = serverCpu.end - serverCpu.start;
+    summary.serverCores = cpuMs / windowMs;
+    summary.serverMicrosPerRequest = (cpuMs * 1000) / Math.max(1, summary.completed);
+    return summary;
   } catch (error) {
     return failedResult('failed', (error as Error).message);
   } finally {
@@ -547,6 +572,8 @@ function summarize(results: ResultMessage[]): RowResult {
     connected: sum((result) => result.connected),
     generatorCores: cpuUs / 1000 / windowMs,
     generatorCpuMs: cpuUs / 1000,
+    serverCores: Number.NaN,
+    serverMicrosPerRequest: Number.NaN,
   };
 }
 
@@ -725,6 +752,7 @@ const fmt = {
   micros: (n: number) =>
     Number.isFinite(n) ? (n >= 1000 ? `${(n / 1000).toFixed(2)} ms` : `${Math.round(n)} µs`) : '-',
   ratio: (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '-'),
+  cpu: (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} µs` : '-'),
   bytes: (n: number) =>
     Number.isFinite(n)
       ? n >= 1024 * 1024
@@ -764,6 +792,8 @@ function report(
   out.push('');
   out.push(
     'Ratios compare rates measured in this same run. p50/p99: request latency (kept: one round trip; short: connect to close). ' +
+      '"server CPU": CPU the server\'s whole process group used during the window, in cores, and per request ' +
+      '(with its ratio to the first row compared), which does not depend on how much load the generator manages. ' +
       '"gen CPU": CPU the load generator processes used during the window, in cores. ' +
       '"bad": mismatched replies / lost replies / connection errors (goal 0/0/0).',
   );
@@ -772,17 +802,24 @@ function report(
     if (sectionRows.length === 0) continue;
     const unit = section.endsWith('short') ? 'conns/s' : 'round trips/s';
     out.push('', `## ${SECTIONS[section]}`, '');
-    out.push(`| server | conns | ${unit} | p50 | p99 | ratios | bad | gen CPU |`);
-    out.push('|---|--:|--:|--:|--:|---|--:|--:|');
+    out.push(
+      `| server | conns | ${unit} | p50 | p99 | ratios | bad | server CPU | server CPU/req | gen CPU |`,
+    );
+    out.push('|---|--:|--:|--:|--:|---|--:|--:|--:|--:|');
     for (const row of sectionRows) {
       const result = echo.get(row.id);
       if (result === undefined) continue;
       if (result.status !== 'ok') {
         out.push(
-          `| ${row.label} | ${row.connections} | ${result.status === 'unavailable' ? 'not available' : 'FAILED'}: ${result.reason ?? ''} | | | | | |`,
+          `| ${row.label} | ${row.connections} | ${result.status === 'unavailable' ? 'not available' : 'FAILED'}: ${result.reason ?? ''} | | | | | | | |`,
         );
         continue;
       }
+      const first = row.compare[0] ? echo.get(row.compare[0][1]) : undefined;
+      const perRequest =
+        first !== undefined && Number.isFinite(first.serverMicrosPerRequest)
+          ? `${fmt.cpu(result.serverMicrosPerRequest)} (${fmt.ratio(result.serverMicrosPerRequest / first.serverMicrosPerRequest)})`
+          : fmt.cpu(result.serverMicrosPerRequest);
       const ratios = row.compare
         .map(([label, id]) => {
           const other = rate(id);
@@ -799,7 +836,7 @@ function report(
           ? `${row.connections}`
           : `${result.connected}/${row.connections}`;
       out.push(
-        `| ${row.label} | ${conns} | ${fmt.rate(result.perSecond)} | ${fmt.micros(result.p50)} | ${fmt.micros(result.p99)} | ${ratios} | ${bad} | ${result.generatorCores.toFixed(2)} |`,
+        `| ${row.label} | ${conns} | ${fmt.rate(result.perSecond)} | ${fmt.micros(result.p50)} | ${fmt.micros(result.p99)} | ${ratios} | ${bad} | ${result.serverCores.toFixed(2)} | ${perRequest} | ${result.generatorCores.toFixed(2)} |`,
       );
     }
   }
@@ -983,7 +1020,7 @@ async function main(): Promise<void> {
       rounds.get(row.id)!.push(result);
       const summary =
         result.status === 'ok'
-          ? `${fmt.rate(result.perSecond)}/s p50 ${fmt.micros(result.p50)} p99 ${fmt.micros(result.p99)} bad ${result.mismatches}/${result.lost}/${result.errors} gen ${result.generatorCores.toFixed(2)} cores`
+          ? `${fmt.rate(result.perSecond)}/s p50 ${fmt.micros(result.p50)} p99 ${fmt.micros(result.p99)} bad ${result.mismatches}/${result.lost}/${result.errors} server ${result.serverCores.toFixed(2)} cores ${fmt.cpu(result.serverMicrosPerRequest)}/req gen ${result.generatorCores.toFixed(2)} cores`
           : `${result.status}: ${result.reason}`;
       process.stderr.write(`[round ${round}] ${row.id.padEnd(24)} ${summary}\n`);
     });
