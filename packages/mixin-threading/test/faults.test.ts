@@ -1,11 +1,11 @@
 import { connect } from 'node:net';
-import { type SocketServerError, StreamRequestHandler } from '@socketserver/core';
+import { SocketServerError, StreamRequestHandler } from '@socketserver/core';
 import { TCPServer } from '@socketserver/transport-inet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RequestTimeLimitError } from '../src/errors.js';
 import { SharedState } from '../src/shared-state.js';
 import { ThreadingMixIn } from '../src/threading-mixin.js';
-import { Crasher, EchoLine, Gate, Runaway } from './fixtures/handlers.mjs';
+import { Crasher, Drain, EchoLine, Gate, Impatient, Runaway } from './fixtures/handlers.mjs';
 import { exchange, serve } from './helpers.js';
 
 const HOST = '127.0.0.1';
@@ -98,6 +98,33 @@ describe('ThreadingMixIn faults', () => {
     const server = new RecordingServer({ host: HOST, port: 0 }, Missing);
     await expect(server.startThreads()).rejects.toMatchObject({ code: 'ERR_MODULE_NOT_FOUND' });
     await server.serverClose();
+  });
+});
+
+describe('ThreadingMixIn: the handler sees the connection as in-process', () => {
+  it('StreamRequestHandler.timeout works in the worker: the idle connection fails with ERR_SOCKETSERVER_TIMEOUT', async () => {
+    const server = await RecordingServer.create({ host: HOST, port: 0 }, Impatient);
+    cleanups.push(serve(server));
+    const client = connect(server.serverAddress.port, HOST);
+    client.on('error', () => {});
+    await new Promise((resolve) => client.on('close', resolve));
+    expect(server.errors).toHaveLength(1);
+    expect(server.errors[0]).toBeInstanceOf(SocketServerError);
+    expect((server.errors[0] as SocketServerError).code).toBe('ERR_SOCKETSERVER_TIMEOUT');
+    expect((await exchange(server.serverAddress, 'next\n')).toString()).toBe('next\n');
+  });
+
+  it('a peer that resets mid-request: the read fails in the worker, handleError gets it, serving goes on', async () => {
+    const server = await RecordingServer.create({ host: HOST, port: 0 }, Drain, { maxThreads: 1 });
+    cleanups.push(serve(server));
+    const client = connect(server.serverAddress.port, HOST);
+    client.on('error', () => {});
+    client.write('some bytes');
+    await until(() => Atomics.load(server.state.fields.gate, 1) === 1);
+    client.resetAndDestroy();
+    await until(() => server.errors.length === 1 && server.activeRequests === 0);
+    expect((server.errors[0] as { code?: string }).code).toBe('ECONNRESET');
+    expect((await exchange(server.serverAddress, 'rest', { end: true })).toString()).toBe('eof\n');
   });
 });
 
