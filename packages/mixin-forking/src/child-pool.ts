@@ -104,8 +104,6 @@ interface Child {
   served: number;
   /** Servers this child has a stand-in for. */
   servers: Set<number>;
-  /** Handle hand-offs the child refused (NODE_HANDLE_NACK) since the last one it took. */
-  nacks: number;
   idleTimer: NodeJS.Timeout | undefined;
   fatal: Error | null;
   gone: boolean;
@@ -142,20 +140,6 @@ export function childEntryPath(): string {
   childScript = path;
   return path;
 }
-
-const pools = new Set<ChildPool>();
-let warningHooked = false;
-
-/** Node reports a handle that never reached a child only as a process warning: fail that hand-off. */
-function hookWarnings(): void {
-  if (warningHooked) return;
-  warningHooked = true;
-  process.on('warning', (warning) => {
-    if (warning.name !== 'SentHandleNotReceivedWarning') return;
-    for (const pool of pools) pool[kHandleLost]();
-  });
-}
-const kHandleLost: unique symbol = Symbol.for('@socketserver/mixin-forking.handleLost') as any;
 
 /**
  * A pool of child processes that run request handlers. A `ForkingMixIn`
@@ -336,22 +320,6 @@ export class ChildPool implements ChildPoolSettings {
     for (const child of this.#children) child.process.kill('SIGKILL');
   }
 
-  [kHandleLost](): void {
-    for (const child of this.#children) {
-      const record = child.current;
-      if (record && !record.acked && record.job.kind === 'stream' && child.nacks > 0) {
-        this.#settle(
-          record,
-          new HandoffError(
-            `child process ${child.pid} did not receive the connection (Node.js gave up resending it)`,
-          ),
-        );
-        child.current = null;
-        this.#retire(child);
-      }
-    }
-  }
-
   /** Starts children while requests wait for more than the starting ones, within the limits. */
   #spawnAsNeeded(): void {
     while (
@@ -378,8 +346,6 @@ export class ChildPool implements ChildPoolSettings {
       job?.onSettled(error instanceof Error ? error : new Error(String(error)), false);
       return false;
     }
-    hookWarnings();
-    pools.add(this);
     let markExited!: () => void;
     const child: Child = {
       process: proc,
@@ -389,7 +355,6 @@ export class ChildPool implements ChildPoolSettings {
       current: null,
       served: 0,
       servers: new Set(),
-      nacks: 0,
       idleTimer: undefined,
       fatal: null,
       gone: false,
@@ -403,11 +368,19 @@ export class ChildPool implements ChildPoolSettings {
     this.#starting++;
     proc.on('message', (message: ChildMessage) => this.#onMessage(child, message));
     proc.on('internalMessage', (message: { cmd?: string }) => {
-      if (message?.cmd === 'NODE_HANDLE_ACK') {
-        child.nacks = 0;
-        if (child.current) child.current.acked = true;
-      } else if (message?.cmd === 'NODE_HANDLE_NACK') {
-        child.nacks++;
+      // Node's own acknowledgement of a handle: the child holds the connection now.
+      const record = child.current;
+      if (record === null || record.job.kind !== 'stream' || record.acked) return;
+      if (message?.cmd === 'NODE_HANDLE_ACK') record.acked = true;
+      else if (message?.cmd === 'NODE_HANDLE_NACK') {
+        // The child could not take the descriptor (for example, it has no free one). Node does
+        // not resend a handle sent with keepOpen, so the request fails; the child is replaced.
+        this.#settle(
+          record,
+          new HandoffError(`child process ${child.pid} could not receive the connection`),
+        );
+        child.current = null;
+        this.#retire(child);
       }
     });
     proc.on('error', (error) => {
@@ -468,8 +441,10 @@ export class ChildPool implements ChildPoolSettings {
         if (job.prefix !== undefined && job.prefix.length > 0) {
           message.pre = job.prefix.toString('base64');
         }
-        child.process.send(message, socket, (error) => {
-          // Node detached the handle from `socket` when it sent it; the parent's copy goes now.
+        // keepOpen: the parent keeps its descriptor until the message is written, then closes
+        // it here (destroy, never end: an end would send FIN for the child). A descriptor in
+        // flight to a child that dies is released by the kernel, so the peer sees a close.
+        child.process.send(message, socket, { keepOpen: true }, (error) => {
           socket.destroy();
           if (error) {
             this.#handoffFailed(child, record, error);
@@ -669,7 +644,6 @@ export class ChildPool implements ChildPoolSettings {
       );
     }
     child.markExited();
-    if (this.#children.size === 0) pools.delete(this);
     this.#spawnAsNeeded();
     if (this.#children.size === 0 && this.#waiting.length === 0) {
       for (const resolve of this.#drainWaiters.splice(0)) resolve();
