@@ -7,7 +7,7 @@
 //
 // Usage (after `pnpm build`): node apps/http-file-server/bench/run.mjs [--duration 5] [--connections 50]
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -30,6 +30,8 @@ const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find(existsSync);
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync);
 const processes = new Set();
 const work = mkdtempSync(join(tmpdir(), 'sshttp-bench-'));
+// nginx's worker runs as an unprivileged user: it must be able to read the files.
+chmodSync(work, 0o755);
 
 function run(cmd, args) {
   return new Promise((resolve, reject) => {

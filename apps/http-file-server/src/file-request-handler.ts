@@ -11,14 +11,13 @@ import {
   constants,
   fstatSync,
   openSync,
-  read,
   readSync,
   realpathSync,
   type Stats,
 } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { ClosedError } from '@socketserver/core';
 import mime from 'mime-types';
 import parseRange from 'range-parser';
 import { HTTPError, HTTPRequestHandler } from './http-request-handler.js';
@@ -59,11 +58,11 @@ export const DEFAULT_FILE_SETTINGS: Readonly<Omit<FileSettings, 'directory'>> = 
 
 /** Files up to this size are read in one call and sent with the head in one write. */
 const SMALL_FILE = 64 * 1024;
-const STREAM_CHUNK = 64 * 1024;
+const STREAM_CHUNK = 256 * 1024;
 const STAT_BATCH = 32;
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const SLASH = Buffer.from('/');
-const readAsync = promisify(read);
+const DONE = Promise.resolve();
 
 /** Closes a descriptor, ignoring errors (it was only read). */
 function closeQuietly(fd: number): void {
@@ -454,37 +453,38 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
   }
 
   /**
-   * Streams `length` bytes from `start` with backpressure: one chunk is read
-   * ahead while the previous one is written, and the next read waits for
-   * `wfile` to accept the previous chunk, so at most two chunks (plus the
-   * socket's `wbufsize`) are held per connection. Reads go through the
-   * descriptor that was checked, never the path again. If the file shrank
-   * meanwhile, the connection is destroyed, since the promised
-   * `Content-Length` cannot be met.
+   * Streams `length` bytes from `start` with backpressure, through two
+   * reused buffers of `STREAM_CHUNK` bytes: a buffer is refilled only once
+   * the socket has handed its previous contents to the kernel, so a
+   * connection never holds more than two chunks in user space, and no
+   * memory is allocated (or page-faulted in) per chunk. Reads are
+   * synchronous from the descriptor that was checked (never the path again).
+   * If the file shrank meanwhile, the connection is destroyed, since the
+   * promised `Content-Length` cannot be met.
    */
   async #streamBytes(fd: number, start: number, length: number): Promise<void> {
-    const readChunk = async (position: number, remaining: number): Promise<Buffer> => {
-      const buffer = Buffer.allocUnsafe(Math.min(STREAM_CHUNK, remaining));
-      const { bytesRead } = await readAsync(fd, buffer, 0, buffer.length, position);
-      return bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
-    };
+    const socket = this.connection;
+    const size = Math.min(STREAM_CHUNK, length);
+    const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)] as const;
+    const released: [Promise<void>, Promise<void>] = [DONE, DONE];
     let sent = 0;
-    let next: Promise<Buffer> | null = readChunk(start, length);
-    while (next !== null) {
-      const chunk: Buffer = await next;
-      if (chunk.length === 0) break;
-      sent += chunk.length;
-      next = sent < length ? readChunk(start + sent, length - sent) : null;
-      try {
-        await this.writeBody(chunk);
-      } catch (error) {
-        await next?.catch(() => {});
-        throw error;
-      }
+    let turn = 0;
+    while (sent < length) {
+      await released[turn];
+      if (socket.destroyed || socket.writableEnded) throw new ClosedError('the connection');
+      const buffer = buffers[turn]!;
+      const count = readSync(fd, buffer, 0, Math.min(size, length - sent), start + sent);
+      if (count === 0) break;
+      sent += count;
+      this.bodyBytesSent += count;
+      const chunk = count === buffer.length ? buffer : buffer.subarray(0, count);
+      released[turn] = new Promise((resolve) => socket.write(chunk, () => resolve()));
+      turn ^= 1;
     }
+    await Promise.all(released);
     if (sent !== length) {
       this.closeConnection = true;
-      this.connection.destroy();
+      socket.destroy();
     }
   }
 }

@@ -179,7 +179,7 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
   /** The `Server` header's value. */
   serverVersion = SERVER_VERSION;
   /** Unsent bytes `wfile` may hold before a write waits (128 KiB: large enough to stream well). */
-  override wbufsize = 128 * 1024;
+  override wbufsize = 512 * 1024;
   override disableNagleAlgorithm = true;
 
   /** The request line as received (latin-1 decoded, CRLF removed). */
@@ -204,8 +204,10 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
   #bodyChunked = false;
   #bodyRead = false;
   #http11 = true;
-  #timer: NodeJS.Timeout | null = null;
-  #idle = false;
+  /** What the connection waits for: its timers act only in the matching phase. */
+  #phase: 'busy' | 'idle' | 'head' = 'busy';
+  #headTimer: NodeJS.Timeout | null = null;
+  #idleTimer: NodeJS.Timeout | null = null;
   #closing = false;
 
   /**
@@ -226,7 +228,8 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
 
   /** Removes the timers. */
   override async finish(): Promise<void> {
-    this.#clearTimer();
+    this.#clearTimers();
+    this.connection.off('data', this.#onData);
     (this.server as { httpConnections?: Set<HTTPRequestHandler> }).httpConnections?.delete(this);
     await super.finish();
     this.connection.setTimeout(0);
@@ -238,7 +241,7 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
    */
   closeWhenIdle(): void {
     this.#closing = true;
-    if (this.#idle) this.connection.destroy();
+    if (this.#phase === 'idle') this.connection.destroy();
   }
 
   /** Serves requests until the connection is to be closed (Python's `handle`). */
@@ -444,34 +447,54 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
     this.#http11 = true;
   }
 
-  #clearTimer(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
+  #clearTimers(): void {
+    this.#phase = 'busy';
+    if (this.#headTimer !== null) clearTimeout(this.#headTimer);
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+    this.#headTimer = this.#idleTimer = null;
   }
 
-  /** Arms the head deadline, or, between requests, the keep-alive idle limit until a byte arrives. */
+  /** The head deadline starts: at the first byte of a request. */
+  #startHead(): void {
+    this.#phase = 'head';
+    if (this.#headTimer === null) {
+      this.#headTimer = setTimeout(() => {
+        if (this.#phase === 'head') this.#headTimedOut();
+      }, this.headTimeout);
+    } else {
+      this.#headTimer.refresh();
+    }
+  }
+
+  /** Bytes arrived: a connection idle between requests starts its next head. */
+  #onData = (): void => {
+    if (this.#phase === 'idle') this.#startHead();
+  };
+
+  /**
+   * Arms the head deadline, or, between requests, the keep-alive idle limit
+   * until a byte arrives. The two timers are made once per connection and
+   * re-armed with `refresh()`; a timer that fires out of its phase does nothing.
+   */
   #armHeadTimers(first: boolean): void {
-    const socket = this.connection;
-    const startHead = () => {
-      this.#idle = false;
-      this.#clearTimer();
-      this.#timer = setTimeout(() => this.#headTimedOut(), this.headTimeout);
-    };
+    if (first) this.connection.on('data', this.#onData);
     if (first || this.rfile.bufferedLength > 0) {
-      startHead();
+      this.#startHead();
       return;
     }
-    this.#idle = true;
     if (this.#closing) {
-      socket.destroy();
+      this.connection.destroy();
       return;
     }
-    this.#timer = setTimeout(() => socket.destroy(), this.keepAliveTimeout);
-    socket.once('data', startHead);
-    this.#offData = () => socket.off('data', startHead);
+    this.#phase = 'idle';
+    if (this.#idleTimer === null) {
+      this.#idleTimer = setTimeout(() => {
+        if (this.#phase === 'idle') this.connection.destroy();
+      }, this.keepAliveTimeout);
+    } else {
+      this.#idleTimer.refresh();
+    }
   }
-
-  #offData: (() => void) | null = null;
 
   #headTimedOut(): void {
     const socket = this.connection;
@@ -521,16 +544,13 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
     } catch (error) {
       if (error instanceof HTTPError) {
         this.closeConnection = true;
-        this.#clearTimer();
+        this.#phase = 'busy';
         await this.sendError(error.status, error.message);
         return null;
       }
       throw error;
     } finally {
-      this.#clearTimer();
-      this.#offData?.();
-      this.#offData = null;
-      this.#idle = false;
+      this.#phase = 'busy';
     }
   }
 
