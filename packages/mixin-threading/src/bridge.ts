@@ -68,9 +68,13 @@ export class Job {
     if (!this.#settled) this.#bridge?.receive(message);
   }
 
-  /** Fails the job with `error` after `ms` unless it settles first. */
+  /**
+   * Fails the job with `error` after `ms` unless it settles first. The timer
+   * does not keep the process alive by itself (a non-daemon worker does).
+   */
   limit(ms: number, error: () => Error): void {
     this.#timer = setTimeout(() => this.settle(error(), true), ms);
+    this.#timer.unref();
   }
 
   /**

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { ClosedError, type DatagramRequest, UnsupportedError } from '@socketserver/core';
 import { Job, socketInfo } from './bridge.js';
 import { RequestTimeLimitError, reviveError, WorkerExitedError } from './errors.js';
-import type { RequestStart, Tagged, ToMain, WorkerBoot, WorkerStatus } from './protocol.js';
+import type { Batch, RequestStart, Tagged, ToMain, WorkerBoot, WorkerStatus } from './protocol.js';
 
 /** How the pool behaves; read from the server's settings when the pool starts. */
 export interface PoolOptions {
@@ -179,9 +179,16 @@ export class WorkerPool {
     this.#workers.add(pw);
     this.#startingCount++;
     if (this.#options.daemon) worker.unref();
-    worker.on('message', (message: WorkerStatus | Tagged<ToMain>) => {
+    const deliver = (message: Tagged<ToMain>) => {
+      if (pw.job !== null && message.r === pw.seq) pw.job.receive(message);
+    };
+    worker.on('message', (message: WorkerStatus | Tagged<ToMain> | Batch) => {
       if ('r' in message) {
-        if (pw.job !== null && message.r === pw.seq) pw.job.receive(message);
+        deliver(message);
+        return;
+      }
+      if ('batch' in message) {
+        for (const item of message.batch) deliver(item);
         return;
       }
       const status = message;

@@ -80,3 +80,8 @@ export type ToMain =
 
 /** A message about request `r`, as it travels. */
 export type Tagged<M> = M & { r: number };
+
+/** Several worker-to-main messages sent as one (the worker batches each turn of its event loop). */
+export interface Batch {
+  batch: Tagged<ToMain>[];
+}
