@@ -7,7 +7,7 @@
 //     Goal: threading >= 0.5x event loop.
 // Everything is bounded in time and every process and server is stopped.
 import { execFile } from 'node:child_process';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EventLoopMixIn } from '@socketserver/core';
 import { TCPServer } from '@socketserver/transport-inet';
@@ -30,15 +30,14 @@ const warmup = Number(values.warmup);
 function calibrate() {
   const warmUntil = Date.now() + 300;
   while (Date.now() < warmUntil) burn(100);
-  const samples = [];
-  for (let i = 0; i < 9; i++) {
+  let fastest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 40; i++) {
     const t0 = process.hrtime.bigint();
-    burn(2000);
-    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    burn(500);
+    fastest = Math.min(fastest, Number(process.hrtime.bigint() - t0) / 1e6);
   }
-  samples.sort((a, b) => a - b);
-  // The fastest runs are the least disturbed by other processes.
-  return Math.max(1, Math.round((5 / samples[1]) * 2000));
+  // The fastest run is the least disturbed by other processes on the machine.
+  return Math.max(1, Math.round((5 / fastest) * 500));
 }
 
 const hashRounds = values.rounds ? Number(values.rounds) : calibrate();
@@ -76,8 +75,13 @@ async function measure(Server, Handler, mode, connections) {
   if (typeof server.startThreads === 'function') await server.startThreads();
   const serving = server.serveForever({ pollInterval: 100 });
   try {
+    const cpu0 = process.cpuUsage();
+    const t0 = Date.now();
     const result = await load(mode, server.serverAddress.port, connections);
-    return { ...result, perSecond: (result.completed * 1000) / result.elapsedMs };
+    const cpu = process.cpuUsage(cpu0);
+    // CPU time of this process (main thread and workers) over the whole run, in cores.
+    const cores = (cpu.user + cpu.system) / 1000 / (Date.now() - t0);
+    return { ...result, cores, perSecond: (result.completed * 1000) / result.elapsedMs };
   } finally {
     await server.shutdown();
     await serving;
@@ -85,13 +89,21 @@ async function measure(Server, Handler, mode, connections) {
   }
 }
 
-const t0 = process.hrtime.bigint();
-for (let i = 0; i < 5; i++) burn(hashRounds);
-const perRequestMs = Number(process.hrtime.bigint() - t0) / 1e6 / 5;
+let perRequestMs = Number.POSITIVE_INFINITY;
+for (let i = 0; i < 10; i++) {
+  const t0 = process.hrtime.bigint();
+  burn(hashRounds);
+  perRequestMs = Math.min(perRequestMs, Number(process.hrtime.bigint() - t0) / 1e6);
+}
 console.log(
   `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), ` +
     `${hashRounds} SHA-256 rounds per request (~${perRequestMs.toFixed(1)} ms), ` +
     `warm-up ${warmup} ms, measured ${duration} ms per run`,
+);
+console.log(
+  `load average (1, 5, 15 min) before: ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ')}`,
 );
 const rows = [];
 if (values.only !== 'echo') {
@@ -116,12 +128,19 @@ if (values.only !== 'cpu') {
     0.5,
   ]);
 }
-console.log('| scenario | EventLoopMixIn | ThreadingMixIn | ratio | goal |');
-console.log('|---|---|---|---|---|');
+console.log(
+  `load average before: ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ')}`,
+);
+console.log(
+  '| scenario | EventLoopMixIn | ThreadingMixIn | ratio | goal | server CPU (cores) event loop / threading |',
+);
+console.log('|---|---|---|---|---|---|');
 for (const [name, event, thread, goal] of rows) {
   const ratio = thread.perSecond / event.perSecond;
   console.log(
-    `| ${name} | ${event.perSecond.toFixed(0)} | ${thread.perSecond.toFixed(0)} | ${ratio.toFixed(2)}x | >= ${goal}x ${ratio >= goal ? 'met' : 'NOT met'} |`,
+    `| ${name} | ${event.perSecond.toFixed(0)} | ${thread.perSecond.toFixed(0)} | ${ratio.toFixed(2)}x | >= ${goal}x ${ratio >= goal ? 'met' : 'NOT met'} | ${event.cores.toFixed(2)} / ${thread.cores.toFixed(2)} |`,
   );
   if (event.errors || thread.errors)
     console.log(`  (errors: event loop ${event.errors}, threading ${thread.errors})`);

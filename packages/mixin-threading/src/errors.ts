@@ -39,11 +39,17 @@ export class WorkerExitedError extends SocketServerError {
 
 /** An error as it crosses a `MessagePort`: its class name, message, stack and own fields. */
 export interface SerializedError {
+  /** The error's `name` (its class name for built-in and most user errors). */
   name: string;
+  /** The error's `message`. */
   message: string;
+  /** The stack as the worker recorded it. */
   stack?: string;
+  /** The error's string `code`, if any. */
   code?: string;
+  /** The error's other own fields that could be cloned. */
   props: Record<string, unknown>;
+  /** The error's `cause`, described the same way (four levels at most). */
   cause?: SerializedError;
   /** Set when what was thrown was not an `Error`. */
   value?: unknown;
