@@ -185,7 +185,17 @@ function fail(error: unknown): never {
   );
   const code = (error as { code?: unknown })?.code;
   process.stderr.write(`${NAME}: ${message}${typeof code === 'string' ? ` (${code})` : ''}\n`);
-  process.exit(error instanceof UsageError || error instanceof NotAvailableError ? 2 : 1);
+  process.exit(isUsageError(error) ? 2 : 1);
+}
+
+/** Errors that mean "not with these arguments": exit code 2. */
+function isUsageError(error: unknown): boolean {
+  return (
+    error instanceof UsageError ||
+    error instanceof NotAvailableError ||
+    // For example a socket path longer than the kernel allows.
+    (error as { code?: unknown })?.code === 'ERR_SOCKETSERVER_INVALID_ARGUMENT'
+  );
 }
 
 /** Runs the command line. */

@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -73,6 +74,17 @@ describe.concurrent('socketserver-echo command line', () => {
     [['--transport', 'unix', '--port', '7'], /--port does not apply to --transport unix/],
     [['--transport', 'udp', '--path', '/tmp/x'], /--path does not apply to --transport udp/],
   ];
+  const tooLong = `/tmp/${'x'.repeat(120)}.sock`;
+  for (const transport of ['unix', 'unix-dgram']) {
+    test(`a socket path longer than the kernel allows: ${transport}, one line, exit 2`, async () => {
+      const started = run(['--transport', transport, '--path', tooLong]);
+      expect(await started.exited).toEqual({ code: 2, signal: null });
+      expect(started.stdout()).toBe('');
+      expect(started.stderr()).toMatch(
+        /^socketserver-echo: [^\n]*108[^\n]*\(ERR_SOCKETSERVER_INVALID_ARGUMENT\)\n$/,
+      );
+    });
+  }
   for (const [args, message] of bad) {
     test(`bad arguments ${JSON.stringify(args)}: one line, exit 2`, async () => {
       const started = run(args);
@@ -115,6 +127,31 @@ describe.concurrent('socketserver-echo command line', () => {
     expect(server.stderr()).toMatch(/second SIGINT, exiting now/);
     client.socket.destroy();
   });
+
+  for (const transport of ['unix', 'unix-dgram']) {
+    test(`${transport}: a live socket file is refused (exit 1), a stale one is replaced`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'socketserver-echo-stale-'));
+      try {
+        const path = join(dir, 'echo.sock');
+        const args = ['--transport', transport, '--path', path];
+        const first = await startEcho(args);
+        const second = run(args);
+        expect(await second.exited).toEqual({ code: 1, signal: null });
+        expect(second.stderr()).toMatch(/^socketserver-echo: [^\n]*EADDRINUSE[^\n]*\n$/);
+        expect(existsSync(path)).toBe(true); // the live server's file is left alone
+        first.proc.kill('SIGKILL'); // no cleanup: the file stays behind, stale
+        await first.exited;
+        expect(existsSync(path)).toBe(true);
+        const third = await startEcho(args);
+        expect(third.url).toBe(`${transport}://${path}`);
+        third.proc.kill('SIGTERM');
+        expect(await third.exited).toEqual({ code: 0, signal: null });
+        expect(existsSync(path)).toBe(false);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   test('a port in use: one line naming the error, exit 1', async () => {
     const busy: Server = await new Promise((resolve) => {

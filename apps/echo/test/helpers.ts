@@ -4,6 +4,7 @@
  * datagrams).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -273,4 +274,34 @@ export function dgramClient(args: string[]): Promise<string> {
       else reject(new Error(`dgram_client ${args.join(' ')} exited ${code}: ${err}${out}`));
     });
   });
+}
+
+/** What Linux's /proc says about a process: its thread count and its children's command lines. */
+export interface ProcessFacts {
+  threads: number;
+  children: string[];
+}
+
+/** Reads {@link ProcessFacts} of `pid` from /proc (Linux, where the tests run). */
+export function processFacts(pid: number): ProcessFacts {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const threads = Number(/^Threads:\s+(\d+)$/m.exec(status)?.[1]);
+  const children = readdirSync(`/proc/${pid}/task`)
+    .flatMap((task) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ');
+      } catch {
+        return []; // the thread ended meanwhile
+      }
+    })
+    .filter((child) => child !== '')
+    .map((child) => {
+      try {
+        return readFileSync(`/proc/${child}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      } catch {
+        return ''; // the child exited meanwhile
+      }
+    })
+    .filter((cmdline) => cmdline !== '');
+  return { threads, children };
 }

@@ -14,6 +14,8 @@ import {
   type EchoServer,
   killAll,
   lineBody,
+  type ProcessFacts,
+  processFacts,
   StreamClient,
   startEcho,
   type Target,
@@ -65,7 +67,7 @@ async function streamExchange(target: Target, index: number): Promise<void> {
  * modes echo B at once; `sync` echoes B only after A has closed, and stays
  * silent on B while A's own round trips show the server is busy with A.
  */
-async function oneAtATime(target: Target, mode: Mode): Promise<void> {
+async function oneAtATime(target: Target, mode: Mode, whileHeld: () => void): Promise<void> {
   const log: string[] = [];
   const a = await StreamClient.connect(target, log, 'A');
   await a.write('a1\n');
@@ -82,16 +84,31 @@ async function oneAtATime(target: Target, mode: Mode): Promise<void> {
       await a.waitForLength(expected.length);
       expect(b.length).toBe(0); // not yet: the server is still on A
     }
+    whileHeld();
     expect((await a.end()).toString()).toBe(expected);
     expect((await b.end()).toString()).toBe('b1\n');
     expect(log).toEqual(['A:data', 'A:end', 'B:data', 'B:end']);
   } else {
     await b.waitForLength(3); // at once, while A still holds its partial line
     expect(a.received().toString()).toBe('a1\n');
+    whileHeld();
     expect((await b.end()).toString()).toBe('b1\n');
     expect((await a.end(' done\n')).toString()).toBe('a1\na2 partial done\n');
     expect(log).toEqual(['A:data', 'B:data', 'B:end', 'A:end']);
   }
+}
+
+/**
+ * The mode is the one asked for: `forking` has child processes running the
+ * mix-in's child script and the others have none; `threading` has more
+ * threads than when it started (its workers).
+ */
+function checkWhereHandlersRun(server: EchoServer, mode: Mode, baseline: ProcessFacts): void {
+  const facts = processFacts(server.proc.pid!);
+  const forked = facts.children.filter((cmdline) => cmdline.includes('mixin-forking'));
+  if (mode === 'forking') expect(forked.length).toBeGreaterThan(0);
+  else expect(facts.children).toEqual([]);
+  if (mode === 'threading') expect(facts.threads).toBeGreaterThan(baseline.threads);
 }
 
 /** SIGTERM while a request is in flight: it finishes, then exit 0, socket file gone. */
@@ -123,9 +140,10 @@ describe.concurrent('socketserver-echo: every transport in every mode', () => {
         expect(server.mode).toBe(mode);
         expect(server.target.transport).toBe(transport);
         const { target } = server;
+        const baseline = processFacts(server.proc.pid!);
         if (stream) {
           await Promise.all([0, 1, 2].map((index) => streamExchange(target, index)));
-          await oneAtATime(target, mode);
+          await oneAtATime(target, mode, () => checkWhereHandlersRun(server, mode, baseline));
           await sigtermInFlight(server, target);
         } else {
           const max = transport === 'udp' ? UDP_MAX_IPV4 : UNIX_DGRAM_MAX;
@@ -138,6 +156,8 @@ describe.concurrent('socketserver-echo: every transport in every mode', () => {
             sizes.map((list, index) => dgramClient([...dgramArgs(target, index), ...list])),
           );
           expect(outs).toEqual(sizes.map((list) => `ok ${list.length}\n`));
+          // Idle workers and children live on for 10 s after their last request.
+          checkWhereHandlersRun(server, mode, baseline);
           server.proc.kill('SIGTERM');
           expect(await server.exited).toEqual({ code: 0, signal: null });
         }
