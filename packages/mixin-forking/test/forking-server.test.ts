@@ -13,6 +13,7 @@ import { ForkingMixIn } from '../src/index.js';
 import {
   Counter,
   counterHitsHere,
+  DatagramBad,
   DatagramEchoLine,
   EchoLine,
   PidHandler,
@@ -87,6 +88,26 @@ describe('CPython test_socketserver ports', () => {
     expect(server.activeChildren.size).toBe(0);
     for (const pid of pids) expect(isAlive(pid)).toBe(false);
     expect(server.log.errors).toEqual([]);
+  });
+});
+
+describe('datagrams', () => {
+  it("a datagram handler's error reaches the parent handleError with the client address", async () => {
+    const server = started(await ForkingUDPServer.create({ host: HOST, port: 0 }, DatagramBad));
+    const { createSocket } = await import('node:dgram');
+    const client = createSocket('udp4');
+    await new Promise<void>((resolve) => client.bind(0, HOST, resolve));
+    const port = client.address().port;
+    try {
+      client.send('one\n', (server.serverAddress as InetAddress).port, HOST);
+      await server.log.waitFor(1);
+    } finally {
+      client.close();
+    }
+    const { clientAddress, error } = server.log.errors[0]!;
+    expect(error).toMatchObject({ name: 'ValueError', message: 'bad packet one' });
+    expect(error.stack).toContain('handlers.mjs');
+    expect(clientAddress).toMatchObject({ host: HOST, port });
   });
 });
 
