@@ -62,7 +62,7 @@ const settings = {
   shortConcurrency: smoke ? 4 : 32,
   memoryConnections: Number(flags['memory-connections'] ?? (smoke ? 200 : 10_000)),
   // Rows run one at a time for real numbers; a smoke pass only checks that every row works.
-  parallel: Math.max(1, Number(flags.parallel ?? (smoke ? 4 : 1))),
+  parallel: Math.max(1, Number(flags.parallel ?? (smoke ? 6 : 1))),
   lineLength: 64,
 };
 
