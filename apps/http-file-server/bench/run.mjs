@@ -202,7 +202,8 @@ async function main() {
         await waitListening(server.port);
         await wrk(server.port, '/1k.bin', connections, 1); // warm-up
         const small = await wrk(server.port, '/1k.bin', connections, duration);
-        const entry = (results[name] ??= { rps: 0, bytes: 0, errors: 0 });
+        results[name] ??= { rps: 0, bytes: 0, errors: 0 };
+        const entry = results[name];
         entry.rps = Math.max(entry.rps, small.rps);
         entry.errors += small.errors;
         if (name !== 'sirv (node:http)') {
@@ -234,7 +235,9 @@ async function main() {
       `| ${name} | ${fmt(r.rps)} | ${ratio(r.rps, ours?.rps)} | ${mib(r.bytes)} | ${ratio(r.bytes, ours?.bytes)} | ${r.errors} |`,
     );
   }
-  console.log('\n"vs ours" is socketserver-http divided by the peer: above 1.00x, socketserver-http is faster.');
+  console.log(
+    '\n"vs ours" is socketserver-http divided by the peer: above 1.00x, socketserver-http is faster.',
+  );
 }
 
 try {

@@ -338,9 +338,10 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
    * {@link closeConnection}. CR and LF in the value are replaced by spaces.
    */
   sendHeader(name: string, value: string | number): void {
-    const text = String(value).replace(/[\r\n]/g, ' ');
+    let text = String(value);
+    if (text.includes('\r') || text.includes('\n')) text = text.replace(/[\r\n]/g, ' ');
     this.#headerBuffer.push(`${name}: ${text}\r\n`);
-    if (name.toLowerCase() === 'connection') {
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
       const lower = text.toLowerCase();
       if (lower === 'close') this.closeConnection = true;
       else if (lower === 'keep-alive') this.closeConnection = false;
