@@ -159,10 +159,15 @@ export function childEntryPath(): string {
  * 5 s more.
  */
 export class ChildPool implements ChildPoolSettings {
+  /** The most children alive at once (default 40). */
   maxChildren = DEFAULT_CHILD_POOL_SETTINGS.maxChildren;
+  /** Requests a child serves before it is replaced; `null` (default): no limit. */
   maxRequestsPerChild = DEFAULT_CHILD_POOL_SETTINGS.maxRequestsPerChild;
+  /** Idle ms before a child exits; `null`: never (default 10,000). */
   childIdleTimeout = DEFAULT_CHILD_POOL_SETTINGS.childIdleTimeout;
+  /** Requests that may wait for busy children before submitting waits (default 64). */
   maxWaitingRequests = DEFAULT_CHILD_POOL_SETTINGS.maxWaitingRequests;
+  /** Node.js options for new children (default `[]`). */
   childExecArgv: string[] = [];
 
   #children = new Set<Child>();

@@ -81,18 +81,27 @@ export function ForkingMixIn<TBase extends ServerClass>(
   Base: TBase,
 ): TBase & (abstract new (...args: any[]) => ForkingServer) {
   abstract class ForkingMixed extends Base implements ForkingServer {
+    /** `handleRequest`'s wait, in ms (300,000, as Python's `ForkingMixIn.timeout`). */
     override timeout: number | null = 300_000;
+    /** Whether `serverClose` waits for every child (default true). */
     blockOnClose = true;
+    /** The most children alive at once (default 40). */
     maxChildren = 40;
+    /** Requests a child serves before it is replaced; `null` (default): no limit. */
     maxRequestsPerChild: number | null = null;
+    /** Idle ms before a child exits; `null`: never (default 10,000). */
     childIdleTimeout: number | null = 10_000;
+    /** Requests that may wait for busy children (default 64). */
     maxWaitingRequests = 64;
+    /** Node.js options for new children (default `[]`). */
     childExecArgv: string[] = [];
 
+    /** Process ids of the live children. */
     get activeChildren(): Set<number> {
       return pools.get(this)?.activeChildren ?? new Set();
     }
 
+    /** Requests waiting for a free child. */
     get waitingRequests(): number {
       return pools.get(this)?.waitingRequests ?? 0;
     }
