@@ -348,7 +348,9 @@ export class ChildPool implements ChildPoolSettings {
       // The system refused a process: the oldest waiting request fails, not all of them.
       const job = this.#waiting.shift();
       this.#wakeRoom();
-      job?.onSettled(error instanceof Error ? error : new Error(String(error)), false);
+      if (job !== undefined) {
+        settleSafely(job, error instanceof Error ? error : new Error(String(error)), false);
+      }
       return false;
     }
     let markExited!: () => void;
@@ -524,8 +526,9 @@ export class ChildPool implements ChildPoolSettings {
           if (err !== undefined) sent.err = serializeError(err);
           if (child.process.connected) child.process.send(sent, ignoreError);
         };
-        record.job.sender
-          .sendTo(Buffer.from(message.data, 'base64'), message.addr)
+        const sender = record.job.sender;
+        Promise.resolve()
+          .then(() => sender.sendTo(Buffer.from(message.data, 'base64'), message.addr))
           .then(() => reply(), reply);
         return;
       }
@@ -542,7 +545,7 @@ export class ChildPool implements ChildPoolSettings {
     if (dropped) {
       if (!record.settled) {
         record.settled = true;
-        record.job.onSettled(null, true);
+        settleSafely(record.job, null, true);
       }
     } else this.#settle(record, error);
     const perChild = this.maxRequestsPerChild;
@@ -573,7 +576,7 @@ export class ChildPool implements ChildPoolSettings {
   #settle(record: JobRecord, error: Error | null): void {
     if (record.settled) return;
     record.settled = true;
-    record.job.onSettled(error, false);
+    settleSafely(record.job, error, false);
   }
 
   #makeIdle(child: Child): void {
@@ -629,7 +632,8 @@ export class ChildPool implements ChildPoolSettings {
       const job = this.#waiting.shift();
       if (job !== undefined) {
         this.#wakeRoom();
-        job.onSettled(
+        settleSafely(
+          job,
           new ChildExitedError(child.pid, code, signal, job.clientAddress, {
             ready: false,
             ...(spawnError ? { cause: spawnError } : {}),
@@ -668,7 +672,16 @@ function unref(child: Child): void {
 }
 
 function settleDropped(job: Job): void {
-  job.onSettled(null, true);
+  settleSafely(job, null, true);
+}
+
+/** Calls a job's `onSettled`; a failure there must not break the pool's bookkeeping. */
+function settleSafely(job: Job, error: Error | null, dropped: boolean): void {
+  try {
+    job.onSettled(error, dropped);
+  } catch {
+    // The caller's callback failed: nothing more the pool can do for this request.
+  }
 }
 
 function ignoreError(): void {}

@@ -8,6 +8,7 @@ import { Socket } from 'node:net';
 import {
   type Address,
   type DatagramRequest,
+  DatagramServer,
   locateHandler,
   type ServerClass,
 } from '@socketserver/core';
@@ -132,7 +133,11 @@ export function ForkingMixIn<TBase extends ServerClass>(
               socket: request,
               onSettled: (error, dropped) => {
                 if (error !== null) this.reportError(request, clientAddress, error);
-                if (error !== null || dropped) void this.closeRequest(request);
+                if (error !== null || dropped) {
+                  Promise.resolve()
+                    .then(() => this.closeRequest(request))
+                    .catch(() => {});
+                }
               },
             }
           : {
@@ -176,8 +181,12 @@ export function ForkingMixIn<TBase extends ServerClass>(
      * children finish on their own. May be extended, do not override.
      */
     override async serverClose(): Promise<void> {
-      await super.serverClose();
       const pool = pools.get(this);
+      // A datagram child replies through the server's socket: let it finish before that closes.
+      if (pool !== undefined && this.blockOnClose && this instanceof DatagramServer) {
+        await pool.close({ wait: true });
+      }
+      await super.serverClose();
       if (pool !== undefined) await pool.close({ wait: this.blockOnClose });
     }
 

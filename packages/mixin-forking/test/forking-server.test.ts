@@ -15,6 +15,7 @@ import {
   counterHitsHere,
   DatagramBad,
   DatagramEchoLine,
+  DatagramTwoReplies,
   EchoLine,
   PidHandler,
   Renamed,
@@ -92,6 +93,32 @@ describe('CPython test_socketserver ports', () => {
 });
 
 describe('datagrams', () => {
+  it('serverClose lets a child finish replying through the server socket (blockOnClose)', async () => {
+    const server = await ForkingUDPServer.create({ host: HOST, port: 0 }, DatagramTwoReplies);
+    const stop = serve(server);
+    const { createSocket } = await import('node:dgram');
+    const client = createSocket('udp4');
+    const replies: string[] = [];
+    let wake: (() => void) | null = null;
+    client.on('message', (message) => {
+      replies.push(message.toString());
+      wake?.();
+    });
+    try {
+      await new Promise<void>((resolve) => client.bind(0, HOST, resolve));
+      client.send('x', (server.serverAddress as InetAddress).port, HOST);
+      while (replies.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      // The child is mid-request: close now.
+      await stop();
+      while (replies.length < 2) await new Promise<void>((resolve) => (wake = resolve));
+    } finally {
+      client.close();
+    }
+    expect(replies).toEqual(['got', 'done']);
+    expect(server.activeChildren.size).toBe(0);
+    expect(server.log.errors).toEqual([]);
+  });
+
   it("a datagram handler's error reaches the parent handleError with the client address", async () => {
     const server = started(await ForkingUDPServer.create({ host: HOST, port: 0 }, DatagramBad));
     const { createSocket } = await import('node:dgram');
