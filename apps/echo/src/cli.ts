@@ -22,6 +22,7 @@ import {
   type Mode,
   modes,
   NotAvailableError,
+  THREADING_MAX_THREADS,
   TRANSPORTS,
   type Transport,
   transports,
@@ -44,11 +45,12 @@ Options:
   --transport T  tcp | udp | unix | unix-dgram                (default: tcp)
   --mode M       sync       one request at a time
                  eventloop  many at once on Node's event loop (default)
-                 threading  handlers in worker threads
-                 forking    handlers in child processes
+                 threading  handlers in worker threads (${THREADING_MAX_THREADS} at most)
+                 forking    handlers in child processes (40 at most)
   --host H       address to bind, tcp and udp; ::1 for IPv6   (default: ${DEFAULT_HOST})
   --port P       port, tcp and udp; 0 picks a free one        (default: ${DEFAULT_PORT})
   --path P       socket file, unix and unix-dgram   (default: ./${DEFAULT_PATH})
+                 a stale socket file there is replaced; a live one is refused
   -h, --help     show this help and exit
 
 When ready, prints one line to stdout:
@@ -62,8 +64,8 @@ ${UNIX_DGRAM_MAX_PACKET_SIZE} bytes on unix-dgram; longer ones are truncated.
 SIGINT or SIGTERM: stop accepting, let requests in flight finish, remove the
 socket file, exit 0. A second signal exits at once (128 + signal number).
 
-Exit codes: 0 stopped by a signal, 1 the server failed, 2 bad arguments or a
-transport or mode this build does not have.
+Exit codes: 0 stopped by a signal, 1 the server failed (for example
+EADDRINUSE), 2 bad arguments or a transport or mode this build does not have.
 `;
 
 /** A command-line mistake: reported in one line, exit code 2. */
