@@ -225,7 +225,7 @@ export class WorkerPool {
       // that request quietly, as SystemExit ends a Python handler thread.
       pw.job?.settle(null, true);
       exited();
-      if (!this.#closing) this.#dispatch();
+      this.#dispatch();
       this.#notify();
     });
   }
@@ -246,7 +246,8 @@ export class WorkerPool {
       pw.job = null;
       if (workerLost) this.#terminate(pw);
       else this.#becomeIdle(pw);
-      if (workerLost && !this.#closing) this.#dispatch();
+      // A replacement is started only if requests wait (also while closing).
+      if (workerLost) this.#dispatch();
       this.#notify();
     };
     const r = this.#sequence++;
