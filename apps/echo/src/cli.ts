@@ -72,16 +72,21 @@ EADDRINUSE), 2 bad arguments or a transport or mode this build does not have.
 class UsageError extends Error {}
 
 /** The parsed command line. */
-export interface EchoOptions {
+interface EchoOptions {
+  /** `--transport`. */
   transport: Transport;
+  /** `--mode`. */
   mode: Mode;
+  /** `--host` (tcp, udp). */
   host: string;
+  /** `--port` (tcp, udp). */
   port: number;
+  /** `--path`, made absolute (unix, unix-dgram). */
   path: string;
 }
 
 /** Parses the arguments; throws {@link UsageError} on any mistake. Returns null for `--help`. */
-export function parseOptions(args: string[]): EchoOptions | null {
+function parseOptions(args: string[]): EchoOptions | null {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -136,7 +141,7 @@ function parsePort(value: string | undefined): number {
 }
 
 /** The server's URL, from its real bound address. */
-export function serverUrl(transport: Transport, address: InetAddress | string): string {
+function serverUrl(transport: Transport, address: InetAddress | string): string {
   if (typeof address === 'string') return `${transport}://${address}`;
   const host = address.family === 'IPv6' ? `[${address.host}]` : address.host;
   return `${transport}://${host}:${address.port}`;

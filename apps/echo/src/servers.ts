@@ -31,13 +31,11 @@ export interface EchoServerClass {
   create(address: unknown, Handler: unknown, settings?: object): Promise<BaseServer<any, any>>;
 }
 
-// The plain server classes are abstract-free and concrete; mix-ins take any of them.
+/** A server class before `echoServerClass` makes it concrete: a plain server, or one with a mix-in. */
 type PlainServerClass = abstract new (...args: any[]) => BaseServer<any, any>;
 
 /** What a transport brings: its plain server, its handler, its settings. */
 export interface TransportRow {
-  /** `stream` (a connection per request) or `datagram` (a packet per request). */
-  kind: 'stream' | 'datagram';
   /** `inet` binds `--host`/`--port`; `unix` binds `--path`. */
   family: 'inet' | 'unix';
   /** The package that provides the server class (for "not available" messages). */
@@ -66,7 +64,6 @@ export const UNIX_DGRAM_MAX_PACKET_SIZE = 65_536;
 /** The transports table. */
 export const transports: Record<Transport, TransportRow> = {
   tcp: {
-    kind: 'stream',
     family: 'inet',
     packageName: '@socketserver/transport-inet',
     load: async () => (await import('@socketserver/transport-inet')).TCPServer,
@@ -74,7 +71,6 @@ export const transports: Record<Transport, TransportRow> = {
     settings: {},
   },
   udp: {
-    kind: 'datagram',
     family: 'inet',
     packageName: '@socketserver/transport-inet',
     load: async () => (await import('@socketserver/transport-inet')).UDPServer,
@@ -82,7 +78,6 @@ export const transports: Record<Transport, TransportRow> = {
     settings: { maxPacketSize: UDP_MAX_PACKET_SIZE },
   },
   unix: {
-    kind: 'stream',
     family: 'unix',
     packageName: '@socketserver/transport-unix',
     load: async () => (await import('@socketserver/transport-unix')).UnixStreamServer,
@@ -90,7 +85,6 @@ export const transports: Record<Transport, TransportRow> = {
     settings: { removeStaleSocket: true },
   },
   'unix-dgram': {
-    kind: 'datagram',
     family: 'unix',
     packageName: '@socketserver/transport-unix',
     load: async () => {
