@@ -267,7 +267,10 @@ class ShortSlot {
       } else if (sent && checker.outstanding && !failed) {
         this.stats.lost++;
       }
-      this.next();
+      // A refused connect (a full backlog on a Unix socket fails at once) is retried
+      // after 1 ms, so that a tight retry loop does not steal the server's CPU.
+      if (failed) setTimeout(() => this.next(), 1);
+      else this.next();
     });
   }
 
