@@ -56,8 +56,9 @@ export const UDP_MAX_PACKET_SIZE = 65_527;
 
 /**
  * The largest Unix datagram the server receives whole: `unix-dgram` reads
- * each datagram into a 64 KiB buffer (the kernel would take up to about the
- * socket's send buffer, 208 KiB by default on Linux).
+ * each datagram into a 64 KiB buffer and longer ones arrive truncated to it.
+ * (Linux itself carries up to the sender's `SO_SNDBUF` less 32 bytes:
+ * 212,960 with the default 212,992.)
  */
 export const UNIX_DGRAM_MAX_PACKET_SIZE = 65_536;
 

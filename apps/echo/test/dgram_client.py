@@ -4,8 +4,9 @@
     python3 dgram_client.py unix SERVER_PATH CLIENT_PATH SIZE...
 
 Sends one datagram of random bytes per SIZE, one at a time, waits for each
-echo (20 s at most) and checks it byte for byte. Prints "ok N" and exits 0,
-or prints what differed and exits 1.
+echo (20 s at most) and checks it byte for byte. SIZE may be SENT:EXPECTED:
+the echo must then be the first EXPECTED bytes (a truncated datagram).
+Prints "ok N" and exits 0, or prints what differed and exits 1.
 """
 import os
 import socket
@@ -30,12 +31,15 @@ def main(argv):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     sock.settimeout(20)
     try:
-        for size in map(int, sizes):
+        for spec in sizes:
+            sent, _, expected = spec.partition(":")
+            size = int(sent)
+            keep = int(expected) if expected else size
             payload = os.urandom(size)
             sock.sendto(payload, server)
             reply = sock.recv(1 << 20)
-            if reply != payload:
-                print(f"size {size}: got {len(reply)} bytes back, differing", flush=True)
+            if reply != payload[:keep]:
+                print(f"size {spec}: got {len(reply)} bytes back, differing", flush=True)
                 return 1
         print(f"ok {len(sizes)}", flush=True)
         return 0
