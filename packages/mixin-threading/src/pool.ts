@@ -201,11 +201,15 @@ export class WorkerPool {
       }
     });
     worker.on('error', (error: Error) => {
+      // The thread is dead: take no more requests to it.
+      this.#removeIdle(pw);
+      const expected = pw.exiting;
+      pw.exiting = true;
       if (pw.starting) {
         this.#started(pw);
         this.#failAll(error);
       } else if (pw.job !== null) pw.job.settle(error, true);
-      else if (!pw.exiting) this.#options.onStrayError(error);
+      else if (!expected) this.#options.onStrayError(error);
     });
     worker.on('exit', (code: number) => {
       this.#workers.delete(pw);

@@ -5,7 +5,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RequestTimeLimitError } from '../src/errors.js';
 import { SharedState } from '../src/shared-state.js';
 import { ThreadingMixIn } from '../src/threading-mixin.js';
-import { Crasher, Drain, EchoLine, Gate, Impatient, Runaway } from './fixtures/handlers.mjs';
+import {
+  Crasher,
+  Drain,
+  EchoLine,
+  Gate,
+  Impatient,
+  LateCrash,
+  Runaway,
+} from './fixtures/handlers.mjs';
 import { exchange, serve } from './helpers.js';
 
 const HOST = '127.0.0.1';
@@ -60,6 +68,25 @@ describe('ThreadingMixIn faults', () => {
     const second = Number((await exchange(server.serverAddress, 'id\n')).toString());
     expect(second).toBeGreaterThan(0);
     expect(second).not.toBe(first);
+  });
+
+  it('an idle worker that crashes: handleError(null, null, error), the pool goes on', async () => {
+    const requests: unknown[] = [];
+    class Server extends RecordingServer {
+      override handleError(request: unknown, clientAddress: unknown, error: unknown) {
+        requests.push([request, clientAddress]);
+        super.handleError(request, clientAddress, error);
+      }
+    }
+    const server = await Server.create({ host: HOST, port: 0 }, LateCrash, { maxThreads: 1 });
+    cleanups.push(serve(server));
+    expect((await exchange(server.serverAddress, 'x\n')).toString()).toBe('ok\n');
+    Atomics.store(server.state.fields.gate, 0, 1);
+    await until(() => server.errors.length === 1);
+    expect((server.errors[0] as Error).message).toBe('late crash');
+    expect(requests).toEqual([[null, null]]);
+    Atomics.store(server.state.fields.gate, 0, 0);
+    expect((await exchange(server.serverAddress, 'x\n')).toString()).toBe('ok\n');
   });
 
   it('a handler class its module does not export: clear error at startThreads and per request, no hang', async () => {
