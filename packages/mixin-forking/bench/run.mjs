@@ -1,16 +1,18 @@
 // Runs the forking benchmarks and prints a table:
 //   node bench/run.mjs            (after `pnpm --filter @socketserver/mixin-forking run build`)
-// 1. short connections/s: ForkingMixIn(TCPServer) vs Python's
-//    socketserver.ForkingTCPServer, same echo, same load.
-// 2. kept-connection echo round trips/s: ForkingMixIn vs EventLoopMixIn.
+// 1. short connections/s (connect, one line, close): ForkingMixIn(TCPServer)
+//    vs Python's socketserver.ForkingTCPServer, same echo, same load, with
+//    1 and 8 concurrent clients.
+// 2. kept-connection echo round trips/s: ForkingMixIn vs EventLoopMixIn,
+//    with 1, 2 and 8 connections.
 // Servers and the load generator run in their own processes, on loopback;
 // each phase is bounded, and every process started is stopped.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const here = (name) => fileURLToPath(new URL(name, import.meta.url));
-const SHORT = { concurrency: 8, connections: 4000, warmup: 400 };
-const KEPT = { concurrency: 8, rounds: 4000, warmup: 200 };
+const SHORT = { connections: 3000, warmup: 400 };
+const KEPT = { rounds: 2000, warmup: 200 };
 const REPEAT = 3;
 
 function startServer(kind) {
@@ -55,41 +57,50 @@ function load(args) {
   });
 }
 
-async function measure(kind, mode) {
-  const server = await startServer(kind);
+/**
+ * Measures two servers under the same load, alternating runs (A, B, A, B,
+ * ...) so that a change in the machine's load hits both alike. Returns the
+ * median rate of each.
+ */
+async function compare(kindA, kindB, mode, concurrency) {
+  const plan = mode === 'short' ? SHORT : KEPT;
+  const count = mode === 'short' ? plan.connections : Math.round(plan.rounds * (8 / concurrency));
+  const servers = [await startServer(kindA), await startServer(kindB)];
   try {
-    const plan = mode === 'short' ? SHORT : KEPT;
-    const count = mode === 'short' ? plan.connections : plan.rounds;
-    await load([mode, server.port, plan.concurrency, plan.warmup]);
-    const rates = [];
+    const rates = [[], []];
+    for (const server of servers) await load([mode, server.port, concurrency, plan.warmup]);
     for (let i = 0; i < REPEAT; i++) {
-      const result = await load([mode, server.port, plan.concurrency, count]);
-      if (result.errors > 0) throw new Error(`${kind} ${mode}: ${result.errors} errors`);
-      rates.push(result.rate);
+      for (const [index, server] of servers.entries()) {
+        const result = await load([mode, server.port, concurrency, count]);
+        if (result.errors > 0) throw new Error(`${mode}: ${result.errors} errors`);
+        rates[index].push(result.rate);
+      }
     }
-    return rates.sort((a, b) => a - b)[Math.floor(rates.length / 2)];
+    return rates.map((list) => list.sort((a, b) => a - b)[Math.floor(list.length / 2)]);
   } finally {
-    await stopServer(server);
+    for (const server of servers) await stopServer(server);
   }
 }
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const rows = [];
-const forkingShort = await measure('forking', 'short');
-const pythonShort = await measure('python', 'short');
-rows.push([
-  `short connections/s (${SHORT.concurrency} clients)`,
-  `ForkingMixIn ${fmt(forkingShort)}`,
-  `Python ForkingTCPServer ${fmt(pythonShort)}`,
-  `${(forkingShort / pythonShort).toFixed(2)}x (goal >= 2x)`,
-]);
-const forkingKept = await measure('forking', 'kept');
-const eventLoopKept = await measure('eventloop', 'kept');
-rows.push([
-  `kept-connection round trips/s (${KEPT.concurrency} connections)`,
-  `ForkingMixIn ${fmt(forkingKept)}`,
-  `EventLoopMixIn ${fmt(eventLoopKept)}`,
-  `${(forkingKept / eventLoopKept).toFixed(2)}x (goal >= 0.8x)`,
-]);
-console.log(`node ${process.version}, median of ${REPEAT} runs after a warm-up`);
-for (const row of rows) console.log(row.join(' | '));
+for (const concurrency of [1, 8]) {
+  const [forking, python] = await compare('forking', 'python', 'short', concurrency);
+  rows.push([
+    `short connections/s, ${concurrency} client(s)`,
+    `ForkingMixIn ${fmt(forking)}`,
+    `Python ForkingTCPServer ${fmt(python)}`,
+    `${(forking / python).toFixed(2)}x (goal >= 2x)`,
+  ]);
+}
+for (const concurrency of [1, 2, 8]) {
+  const [forking, eventLoop] = await compare('forking', 'eventloop', 'kept', concurrency);
+  rows.push([
+    `kept-connection round trips/s, ${concurrency} connection(s)`,
+    `ForkingMixIn ${fmt(forking)}`,
+    `EventLoopMixIn ${fmt(eventLoop)}`,
+    `${(forking / eventLoop).toFixed(2)}x (goal >= 0.8x)`,
+  ]);
+}
+console.log(`node ${process.version}, median of ${REPEAT} alternating runs after a warm-up`);
+for (const row of rows) console.log(`| ${row.join(' | ')} |`);

@@ -289,7 +289,8 @@ export class ChildPool implements ChildPoolSettings {
     }
     if (!blocking) return;
     const children = [...this.#children];
-    for (const child of children) if (child.current !== null) child.retireAfterJob = true;
+    // Busy and starting children exit once they have served the request they have or get.
+    for (const child of children) if (child.state !== 'retiring') child.retireAfterJob = true;
     await Promise.all(children.map((child) => child.exited));
   }
 
