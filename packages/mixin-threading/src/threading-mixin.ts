@@ -121,7 +121,10 @@ export function ThreadingMixIn<TBase extends ServerClass>(
       const pool = this.#getPool();
       while (pool.full) await pool.whenChanged();
       const job = pool.submit(request, clientAddress as Address);
-      const task = this.#finish(job.promise, request, clientAddress);
+      // A failing handleError or shutdownRequest must not become an unhandled rejection.
+      const task = this.#finish(job.promise, request, clientAddress).catch((error) =>
+        this.reportError(request, clientAddress, error),
+      );
       this.#inFlight.add(task);
       void task.finally(() => this.#inFlight.delete(task));
     }

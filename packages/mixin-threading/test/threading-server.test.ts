@@ -247,3 +247,22 @@ describe('ThreadingMixIn: threads', () => {
     expect(server.activeThreads).toBe(0);
   });
 });
+
+describe('ThreadingMixIn: a failing handleError', () => {
+  it('a handleError that throws does not crash the process; serving goes on', async () => {
+    let calls = 0;
+    class Server extends ThreadingTCPServer {
+      state = new SharedState({ called: 'int32' });
+      override handleError(): void {
+        calls++;
+        throw new Error('handleError failed');
+      }
+    }
+    const server = await Server.create({ host: HOST, port: 0 }, BadHandler);
+    cleanups.push(serve(server));
+    await exchange(server.serverAddress, 'x\n');
+    await exchange(server.serverAddress, 'x\n');
+    expect(server.state.fields.called[0]).toBe(2);
+    expect(calls).toBeGreaterThanOrEqual(2);
+  });
+});
