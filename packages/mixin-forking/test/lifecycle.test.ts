@@ -64,6 +64,27 @@ describe('child lifecycle', () => {
     expect(await askPid(server.serverAddress as InetAddress)).not.toBe(pid);
   });
 
+  it('collectChildren runs from serviceActions and from handleTimeout, as in Python', async () => {
+    class Counting extends ForkingTCPServer {
+      collections = 0;
+      override async collectChildren(options?: { blocking?: boolean }): Promise<void> {
+        this.collections++;
+        await super.collectChildren(options);
+      }
+    }
+    const server = await Counting.create({ host: HOST, port: 0 }, PidHandler, { timeout: 10 });
+    cleanups.push(() => server.serverClose());
+    // handleRequest with nothing to do: handleTimeout, then collectChildren.
+    await server.handleRequest();
+    expect(server.collections).toBe(1);
+    // serveForever: serviceActions after each request.
+    const stop = serve(server);
+    await askPid(server.serverAddress as InetAddress);
+    await server.shutdown();
+    expect(server.collections).toBeGreaterThan(1);
+    await stop();
+  });
+
   it('blockOnClose false: serverClose does not wait; the child finishes its request, then exits', async () => {
     const server = await ForkingTCPServer.create({ host: HOST, port: 0 }, PidHandler, {
       blockOnClose: false,
