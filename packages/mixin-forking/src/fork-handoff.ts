@@ -18,7 +18,6 @@ import {
 } from '@socketserver/core';
 import { ChildPool, type Job, submitJob } from './child-pool.js';
 import { HandoffError } from './errors.js';
-import { poolOfServer } from './forking-mixin.js';
 
 /** Options of {@link forkHandoff}. */
 export interface ForkHandoffOptions {
@@ -34,8 +33,8 @@ export interface ForkHandoffOptions {
   /** JSON-serializable data for the child's handler, set as its `handoffData` before `setup` (default none). */
   data?: unknown;
   /**
-   * The pool of children to use. Default: the server's own pool when it is
-   * a `ForkingMixIn` server, else {@link defaultChildPool}.
+   * The pool of children to use (default {@link defaultChildPool}; in a
+   * `ForkingMixIn` child, that is a pool of the child's own children).
    */
   pool?: ChildPool;
 }
@@ -64,8 +63,7 @@ export interface HandoffSource {
 let defaultPool: ChildPool | null = null;
 
 /**
- * The process-wide pool `forkHandoff` uses when the server has none of its
- * own: default settings, idle children do not keep the process alive and
+ * The process-wide pool `forkHandoff` uses when given none: default settings, idle children do not keep the process alive and
  * exit after `childIdleTimeout`. Set its fields to size it; `close()` it to
  * end its children (the next hand-off then starts a new pool).
  */
@@ -120,7 +118,7 @@ export async function forkHandoff(
   }
   const location = locateHandler(options.handler);
   if (options.data !== undefined) assertJson(options.data);
-  const pool = options.pool ?? poolOfServer(source.server) ?? defaultChildPool();
+  const pool = options.pool ?? defaultChildPool();
   if (pool.closed) throw new ClosedError('the child pool');
   if (socket.destroyed) throw new HandoffError('the connection is already closed');
 
