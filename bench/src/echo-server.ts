@@ -1,7 +1,7 @@
 /**
  * An echo server in its own process:
  * `node echo-server.js <kind> [--path socket-path] [--settings json]`.
- * Kinds are `<tcp|udp|unix>-<raw|plain|evloop|threading|forking>`: `raw`
+ * Kinds are `<tcp|udp|unix|unixdgram>-<raw|plain|evloop|threading|forking>`: `raw`
  * is node:net/node:dgram at its simplest (the limit inside Node), the
  * others are @socketserver servers running `handlers.js`, created with
  * `Server.create(address, Handler, settings)`.
@@ -22,6 +22,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { NodeKind, ReadyLine } from './targets.js';
+import { createUnixDgramSocket, type UnixDgramSocket } from './unix-dgram.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
@@ -63,6 +64,22 @@ interface Running {
 }
 
 async function rawServer(transport: string, path: string | undefined): Promise<Running> {
+  if (transport === 'unixdgram') {
+    let socket: UnixDgramSocket;
+    try {
+      socket = createUnixDgramSocket();
+    } catch (error) {
+      throw new Unavailable(
+        `the unix-dgram addon cannot be loaded: ${(error as Error).message.split('\n')[0]}`,
+      );
+    }
+    socket.on('message', (message, peer) => {
+      if (peer.path) socket.send(message, 0, message.length, peer.path, () => {});
+    });
+    socket.on('error', () => {});
+    socket.bind(path!);
+    return { ready: { pid: process.pid, path: path! }, connections: () => 0 };
+  }
   if (transport === 'udp') {
     const socket = createSocket('udp4');
     socket.on('message', (message, peer) => socket.send(message, peer.port, peer.address));
@@ -102,9 +119,14 @@ async function socketServer(
   const core = await importPackage('core');
   const handlers = await import(pathToFileURL(resolve(here, 'handlers.js')).href);
   let Base: any;
-  if (transport === 'unix')
-    Base = exportOf(await importPackage('transport-unix'), 'transport-unix', 'UnixStreamServer');
-  else {
+  if (transport === 'unix' || transport === 'unixdgram') {
+    const unix = await importPackage('transport-unix');
+    Base = exportOf(
+      unix,
+      'transport-unix',
+      transport === 'unix' ? 'UnixStreamServer' : 'UnixDatagramServer',
+    );
+  } else {
     const inet = await importPackage('transport-inet');
     Base = exportOf(inet, 'transport-inet', transport === 'udp' ? 'UDPServer' : 'TCPServer');
   }
@@ -120,8 +142,9 @@ async function socketServer(
   if (mode === 'forking') {
     Server = exportOf(await importPackage('mixin-forking'), 'mixin-forking', 'ForkingMixIn')(Base);
   }
-  const Handler = transport === 'udp' ? handlers.EchoDatagramHandler : handlers.EchoStreamHandler;
-  const address = transport === 'unix' ? path! : { host: '127.0.0.1', port: 0 };
+  const datagram = transport === 'udp' || transport === 'unixdgram';
+  const Handler = datagram ? handlers.EchoDatagramHandler : handlers.EchoStreamHandler;
+  const address = transport.startsWith('unix') ? path! : { host: '127.0.0.1', port: 0 };
   const server = await Server.create(address, Handler, settings);
   void server.serveForever().catch((error: unknown) => {
     process.stderr.write(`serveForever failed: ${String(error)}\n`);
@@ -146,13 +169,13 @@ async function main(): Promise<void> {
   const path = values.path;
   const settings = JSON.parse(values.settings ?? '{}') as Record<string, unknown>;
   const [transport, mode] = (kind ?? '').split('-') as [string, string];
-  if (!['tcp', 'udp', 'unix'].includes(transport) || mode === undefined) {
+  if (!['tcp', 'udp', 'unix', 'unixdgram'].includes(transport) || mode === undefined) {
     process.stderr.write(
-      'usage: node echo-server.js <tcp|udp|unix>-<raw|plain|evloop|threading|forking> [--path p] [--settings json]\n',
+      'usage: node echo-server.js <tcp|udp|unix|unixdgram>-<raw|plain|evloop|threading|forking> [--path p] [--settings json]\n',
     );
     process.exit(2);
   }
-  if (transport === 'unix' && path === undefined) {
+  if (transport.startsWith('unix') && path === undefined) {
     process.stderr.write('echo-server: a unix kind needs --path\n');
     process.exit(2);
   }

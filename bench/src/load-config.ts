@@ -12,11 +12,13 @@ export interface LoadConfig {
    * `hold`: opens `connections` connections, checks one echo on each, then keeps them idle until released.
    */
   mode: 'kept' | 'short' | 'hold';
-  /** `tcp` and `unix` are streams of lines; `udp` sends each line as one datagram. */
-  transport: 'tcp' | 'udp' | 'unix';
+  /** `tcp` and `unix` are streams of lines; `udp` and `unixdgram` send each line as one datagram. */
+  transport: 'tcp' | 'udp' | 'unix' | 'unixdgram';
   host?: string;
   port?: number;
   path?: string;
+  /** `unixdgram`: each client socket binds `${clientPath}-<n>.sock` to receive its replies. */
+  clientPath?: string;
   /** Connections (kept, hold), concurrent slots (short) or sockets with one datagram outstanding (udp). */
   connections: number;
   /** Bytes per request, the last one `\n` (default 64). */
@@ -61,6 +63,8 @@ export interface ResultMessage {
   lost: number;
   /** UDP replies that came after their request had been counted lost. */
   late: number;
+  /** Unix datagrams sent again because the server's receive queue was full (EAGAIN). */
+  retries: number;
   /** Connection errors (whole run), by code in `errorCodes`. */
   errors: number;
   errorCodes: Record<string, number>;

@@ -12,10 +12,12 @@
  * @module
  */
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
+import { rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Histogram } from './histogram.js';
 import type { ControlMessage, LoadConfig, ReadyMessage, ResultMessage } from './load-config.js';
+import { createUnixDgramSocket } from './unix-dgram.js';
 
 const ALPHABET = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_');
 const LATE_MEMORY = 4096;
@@ -30,6 +32,7 @@ class Stats {
   unexpectedBytes = 0;
   lost = 0;
   late = 0;
+  retries = 0;
   errors = 0;
   errorCodes: Record<string, number> = {};
   histogram = new Histogram();
@@ -294,8 +297,85 @@ class ShortSlot {
 }
 
 /** A UDP socket with one datagram outstanding; late replies are told apart from wrong ones. */
+/** A datagram socket that talks to one server: UDP (node:dgram) or Unix (the unix-dgram addon). */
+interface DatagramPort {
+  open(): Promise<boolean>;
+  send(line: Buffer, retry?: number): void;
+  close(): void;
+}
+
+function udpPort(
+  config: LoadConfig,
+  stats: Stats,
+  onMessage: (message: Buffer) => void,
+): DatagramPort {
+  const socket: DgramSocket = createSocket('udp4');
+  socket.on('message', onMessage);
+  socket.on('error', (error) => stats.error(error));
+  return {
+    open: () =>
+      new Promise((resolve) => {
+        socket.connect(config.port!, config.host ?? '127.0.0.1', () => resolve(true));
+      }),
+    send: (line) => socket.send(line),
+    close: () => socket.close(),
+  };
+}
+
+function unixDgramPort(
+  config: LoadConfig,
+  stats: Stats,
+  index: number,
+  onMessage: (message: Buffer) => void,
+  current: () => Buffer | null,
+): DatagramPort {
+  const socket = createUnixDgramSocket();
+  const path = `${config.clientPath}-${index}.sock`;
+  const onError = (error?: Error) => stats.error(error);
+  socket.on('message', (message) => onMessage(message));
+  socket.on('error', onError);
+  return {
+    open: () => {
+      try {
+        socket.bind(path);
+        return Promise.resolve(true);
+      } catch (error) {
+        stats.error(error);
+        return Promise.resolve(false);
+      }
+    },
+    send: function send(line: Buffer, retry = 0): void {
+      socket.send(line, 0, line.length, config.path!, (error?: Error & { errno?: number }) => {
+        if (!error) return;
+        // The server's receive queue is full (net.unix.max_dgram_qlen, 10 by default): a
+        // blocking client would wait in sendto, so wait a little and send again.
+        if (
+          (error.errno === -11 || (error as { code?: string }).code === 'EAGAIN') &&
+          retry < 1000
+        ) {
+          stats.retries++;
+          setTimeout(() => {
+            if (current() === line) send(line, retry + 1);
+          }, 1);
+          return;
+        }
+        onError(error);
+      });
+    },
+    close: () => {
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
+      rmSync(path, { force: true });
+    },
+  };
+}
+
+/** A datagram socket with one datagram outstanding; late replies are told apart from wrong ones. */
 class DatagramFlow {
-  #socket: DgramSocket;
+  #port: DatagramPort;
   #expect: Buffer | null = null;
   #sentAt = 0;
   #late = new Set<string>();
@@ -305,10 +385,13 @@ class DatagramFlow {
     private readonly config: LoadConfig,
     private readonly stats: Stats,
     private readonly lines: LineMaker,
+    index: number,
   ) {
-    this.#socket = createSocket('udp4');
-    this.#socket.on('message', (message: Buffer) => this.#receive(message));
-    this.#socket.on('error', (error) => this.stats.error(error));
+    const onMessage = (message: Buffer) => this.#receive(message);
+    this.#port =
+      config.transport === 'unixdgram'
+        ? unixDgramPort(config, stats, index, onMessage, () => this.#expect)
+        : udpPort(config, stats, onMessage);
   }
 
   get outstanding(): boolean {
@@ -316,9 +399,7 @@ class DatagramFlow {
   }
 
   open(): Promise<boolean> {
-    return new Promise((resolve) => {
-      this.#socket.connect(this.config.port!, this.config.host ?? '127.0.0.1', () => resolve(true));
-    });
+    return this.#port.open();
   }
 
   send(): void {
@@ -326,7 +407,7 @@ class DatagramFlow {
     this.#expect = line;
     this.#sentAt = performance.now();
     this.stats.sent++;
-    this.#socket.send(line);
+    this.#port.send(line);
   }
 
   /** Counts a reply older than `replyTimeoutMs` as lost and moves on. */
@@ -378,7 +459,7 @@ class DatagramFlow {
   close(): void {
     if (this.#expect !== null) this.stats.lost++;
     this.#expect = null;
-    this.#socket.close();
+    this.#port.close();
   }
 }
 
@@ -446,9 +527,9 @@ async function main(config: LoadConfig): Promise<void> {
       flows.push(new ShortSlot(config, stats, lineMaker(i)));
     }
     connected = config.connections;
-  } else if (config.transport === 'udp') {
+  } else if (config.transport === 'udp' || config.transport === 'unixdgram') {
     for (let i = 0; i < config.connections; i++) {
-      flows.push(new DatagramFlow(config, stats, lineMaker(i)));
+      flows.push(new DatagramFlow(config, stats, lineMaker(i), i));
     }
     connected = await openAll(flows.length, flows.length, deadline, (i) =>
       (flows[i] as DatagramFlow).open(),
@@ -477,7 +558,10 @@ async function main(config: LoadConfig): Promise<void> {
     await waitFor('start');
     stats.running = true;
     let sweeper: NodeJS.Timeout | undefined;
-    if (config.transport === 'udp' && config.mode !== 'short') {
+    if (
+      (config.transport === 'udp' || config.transport === 'unixdgram') &&
+      config.mode !== 'short'
+    ) {
       const every = Math.max(5, Math.min(50, config.replyTimeoutMs / 4));
       sweeper = setInterval(() => {
         const now = performance.now();
@@ -515,6 +599,7 @@ async function main(config: LoadConfig): Promise<void> {
     unexpectedBytes: stats.unexpectedBytes,
     lost: stats.lost,
     late: stats.late,
+    retries: stats.retries,
     errors: stats.errors,
     errorCodes: stats.errorCodes,
     connected,

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -82,12 +82,14 @@ interface EchoRow {
   compare: Array<[string, string]>;
 }
 
-type Section = 'tcp' | 'udp' | 'unix' | 'tcp-short' | 'unix-short';
+type Section = 'tcp' | 'udp' | 'unix' | 'unixdgram' | 'tcp-short' | 'unix-short';
 
 const SECTIONS: Record<Section, string> = {
   tcp: 'TCP echo over kept connections (64-byte lines, one outstanding per connection)',
   udp: 'UDP echo (64-byte datagrams, one outstanding per socket)',
   unix: 'Unix stream echo over kept connections (socket file in a temp dir)',
+  unixdgram:
+    'Unix datagram echo (64-byte datagrams, one outstanding per client socket, each bound to its own path)',
   'tcp-short': 'TCP short connections (connect, one 64-byte line, read the echo, close)',
   'unix-short': 'Unix stream short connections (connect, one line, read the echo, close)',
 };
@@ -387,6 +389,90 @@ function rows(): EchoRow[] {
       });
     }
   }
+  {
+    const section = 'unixdgram';
+    const transport = 'unixdgram';
+    const mode = 'kept';
+    const base = 'unixdgram:raw';
+    const py = 'unixdgram:py-plain';
+    add({
+      id: base,
+      section,
+      label: 'raw unix-dgram addon (baseline)',
+      server: { node: 'unixdgram-raw' },
+      transport,
+      mode,
+      connections: K,
+    });
+    add({
+      id: 'unixdgram:evloop',
+      section,
+      label: 'EventLoopMixIn(UnixDatagramServer)',
+      server: { node: 'unixdgram-evloop' },
+      transport,
+      mode,
+      connections: K,
+      compare: [
+        ['raw unix-dgram', base],
+        ['py UnixDatagramServer', py],
+      ],
+    });
+    add({
+      id: 'unixdgram:plain',
+      section,
+      label: 'UnixDatagramServer (plain)',
+      server: { node: 'unixdgram-plain' },
+      transport,
+      mode,
+      connections: K,
+      compare: [
+        ['raw unix-dgram', base],
+        ['py UnixDatagramServer', py],
+      ],
+    });
+    add({
+      id: 'unixdgram:threading',
+      section,
+      label: 'ThreadingMixIn(UnixDatagramServer)',
+      server: { node: 'unixdgram-threading' },
+      transport,
+      mode,
+      connections: K,
+      compare: [
+        ['raw unix-dgram', base],
+        ['py ThreadingUnixDatagramServer', 'unixdgram:py-threading'],
+      ],
+    });
+    add({
+      id: 'unixdgram:forking',
+      section,
+      label: 'ForkingMixIn(UnixDatagramServer)',
+      server: { node: 'unixdgram-forking' },
+      transport,
+      mode,
+      connections: F,
+      compare: [['raw unix-dgram', base]],
+    });
+    add({
+      id: py,
+      section,
+      label: 'Python UnixDatagramServer',
+      server: { python: 'UnixDatagramServer' },
+      transport,
+      mode,
+      connections: K,
+      compare: [['raw unix-dgram', base]],
+    });
+    add({
+      id: 'unixdgram:py-threading',
+      section,
+      label: 'Python ThreadingUnixDatagramServer',
+      server: { python: 'ThreadingUnixDatagramServer' },
+      transport,
+      mode,
+      connections: K,
+    });
+  }
   const only = flags.only;
   return only === undefined ? list : list.filter((row) => row.id.includes(only));
 }
@@ -403,6 +489,8 @@ interface RowResult {
   mismatches: number;
   lost: number;
   late: number;
+  /** Unix datagrams sent again after EAGAIN (the server's receive queue was full). */
+  retries: number;
   errors: number;
   errorCodes: Record<string, number>;
   connected: number;
@@ -476,6 +564,7 @@ function failedResult(status: 'unavailable' | 'failed', reason: string): RowResu
     mismatches: 0,
     lost: 0,
     late: 0,
+    retries: 0,
     errors: 0,
     errorCodes: {},
     connected: 0,
@@ -493,7 +582,7 @@ function split(n: number, g: number): number[] {
 }
 
 async function runEcho(row: EchoRow): Promise<RowResult> {
-  const path = row.transport === 'unix' ? socketPath() : undefined;
+  const path = row.transport.startsWith('unix') ? socketPath() : undefined;
   let server: ServerHandle;
   try {
     const [command, args] = serverCommand(row.server, path, serverSettings(row));
@@ -509,6 +598,7 @@ async function runEcho(row: EchoRow): Promise<RowResult> {
       host: server.ready.host,
       port: server.ready.port,
       path: server.ready.path,
+      clientPath: join(tempDir, `c${socketCounter}-${index}`),
       connections,
       lineLength: settings.lineLength,
       warmupMs: settings.warmupMs,
@@ -567,6 +657,7 @@ function summarize(results: ResultMessage[]): RowResult {
     mismatches: sum((result) => result.mismatches),
     lost: sum((result) => result.lost),
     late: sum((result) => result.late),
+    retries: sum((result) => result.retries ?? 0),
     errors: sum((result) => result.errors),
     errorCodes,
     connected: sum((result) => result.connected),
@@ -830,7 +921,7 @@ function report(
       const codes = Object.entries(result.errorCodes)
         .map(([code, count]) => `${code}×${count}`)
         .join(' ');
-      const bad = `${result.mismatches}/${result.lost}/${result.errors}${codes ? ` (${codes})` : ''}${result.late ? `, ${result.late} late` : ''}`;
+      const bad = `${result.mismatches}/${result.lost}/${result.errors}${codes ? ` (${codes})` : ''}${result.late ? `, ${result.late} late` : ''}${result.retries ? `, ${result.retries} EAGAIN retries` : ''}`;
       const conns =
         result.connected === row.connections || row.mode === 'short'
           ? `${row.connections}`
@@ -869,10 +960,13 @@ function report(
     }
   }
   out.push('', '## HTTP file server', '');
+  const httpBench = resolve(benchDir, '..', 'apps', 'http-file-server', 'bench', 'run.mjs');
   out.push(
-    'Measured by its own benchmark (wrk against sirv, http-server, Python http.server, nginx): see ' +
-      '`apps/http-file-server/bench/` and the results recorded in `apps/http-file-server/README.md`. ' +
-      'Not run here, so that each table stays one run on one set of processes.',
+    existsSync(httpBench)
+      ? 'Not measured here: the HTTP file server has its own benchmark (wrk against sirv, nginx and others, ' +
+          'each peer reported as skipped when not installed): `pnpm --filter socketserver-http run bench` ' +
+          '(`apps/http-file-server/bench/run.mjs`), with its table in `apps/http-file-server/README.md` § Benchmarks.'
+      : 'Not measured here, and `apps/http-file-server/bench/run.mjs` does not exist yet.',
   );
 
   // Goals.

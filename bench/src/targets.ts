@@ -5,8 +5,8 @@
  * @module
  */
 
-/** How requests travel. `unix` is a Unix stream socket on a path. */
-export type Transport = 'tcp' | 'udp' | 'unix';
+/** How requests travel. `unix` is a Unix stream socket on a path, `unixdgram` a Unix datagram socket. */
+export type Transport = 'tcp' | 'udp' | 'unix' | 'unixdgram';
 /** `raw`: node:net/node:dgram echo; the others are @socketserver servers. */
 export type NodeMode = 'raw' | 'plain' | 'evloop' | 'threading' | 'forking';
 
@@ -23,6 +23,8 @@ export const PYTHON_CLASSES = [
   'ForkingUDPServer',
   'UnixStreamServer',
   'ThreadingUnixStreamServer',
+  'UnixDatagramServer',
+  'ThreadingUnixDatagramServer',
 ] as const;
 
 /** One of {@link PYTHON_CLASSES}. */

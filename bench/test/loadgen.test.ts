@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadConfig, ResultMessage } from '../src/load-config.js';
 import { benchDir, startGenerator } from '../src/procs.js';
+import { createUnixDgramSocket } from '../src/unix-dgram.js';
 
 let dir = '';
 const cleanups: Array<() => Promise<void>> = [];
@@ -226,6 +227,50 @@ describe('load generator over UDP', () => {
     expect(result.mismatches).toBe(1);
     expect(result.lost).toBe(1);
     expect(result.completed).toBeGreaterThan(0);
+  });
+});
+
+async function unixDgramServer(
+  path: string,
+  transform: (packet: Buffer, index: number) => Buffer | null,
+): Promise<{ path: string }> {
+  const socket = createUnixDgramSocket();
+  let index = 0;
+  socket.on('message', (packet, peer) => {
+    const reply = transform(packet, index++);
+    if (reply !== null && peer.path) socket.send(reply, 0, reply.length, peer.path, () => {});
+  });
+  socket.on('error', () => {});
+  socket.bind(path);
+  cleanups.push(async () => socket.close());
+  return { path };
+}
+
+describe('load generator over Unix datagrams', () => {
+  it('reports no mismatch and no loss against a correct echo', async () => {
+    const target = await unixDgramServer(join(dir, 'ud-ok.sock'), echo);
+    const result = await generate(target, {
+      transport: 'unixdgram',
+      clientPath: join(dir, 'ud-ok-client'),
+      connections: 20,
+    });
+    expect(result.completed).toBeGreaterThan(0);
+    expect(result.mismatches + result.lost + result.errors).toBe(0);
+  });
+
+  it('counts wrong and dropped datagrams', async () => {
+    const target = await unixDgramServer(join(dir, 'ud-bad.sock'), (packet, index) => {
+      if (index === 4) return flipByte(packet);
+      if (index === 7) return null;
+      return packet;
+    });
+    const result = await generate(target, {
+      transport: 'unixdgram',
+      clientPath: join(dir, 'ud-bad-client'),
+      replyTimeoutMs: 50,
+    });
+    expect(result.mismatches).toBe(1);
+    expect(result.lost).toBe(1);
   });
 });
 
