@@ -6,7 +6,7 @@ import type { InetAddress } from '@socketserver/core';
 import { EventLoopMixIn, StreamRequestHandler } from '@socketserver/core';
 import { TCPServer } from '@socketserver/transport-inet';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ChildPool, forkHandoff, type HandoffResult } from '../src/index.js';
+import { ChildPool, ForkingMixIn, forkHandoff, type HandoffResult } from '../src/index.js';
 import { Finisher, Router } from './fixtures/handoff.mjs';
 import { ErrorLog, isAlive, LineClient, serve } from './helpers.js';
 
@@ -89,6 +89,38 @@ describe('forkHandoff', () => {
       expect(await clients[i]!.line()).toBe(null);
     }
     await Promise.all(server.handoffs.map((result) => result.done));
+    expect(server.log.errors).toEqual([]);
+  });
+
+  it('works from a ForkingMixIn child too: the child hands over to a child of its own', async () => {
+    class ForkingRouterServer extends ForkingMixIn(TCPServer) {
+      handoffs: unknown[] = [];
+      bufferedAtHandoff: number[] = [];
+      readonly log = new ErrorLog();
+      override handleError(_request: unknown, clientAddress: unknown, error: unknown): void {
+        this.log.add(clientAddress, error);
+      }
+    }
+    const server = await ForkingRouterServer.create({ host: HOST, port: 0 }, Router);
+    const stop = serve(server);
+    const client = await LineClient.open(server.serverAddress as InetAddress);
+    client.send('fork nested\nz\nend\n');
+    const parent = Number((await client.line())!.split(' ')[1]);
+    const reply = (await client.line())!;
+    const grandchild = Number(reply.split(' ')[1]);
+    expect(reply).toContain(JSON.stringify(['fork nested', 'z', 'end']));
+    expect(server.activeChildren.has(parent)).toBe(true);
+    expect(new Set([process.pid, parent, grandchild]).size).toBe(3);
+    expect(await client.line()).toBe(null);
+    client.close();
+    await stop();
+    expect(isAlive(parent)).toBe(false);
+    // The grandchild exits when its parent (the child) is gone; it is not ours to wait for.
+    const deadline = Date.now() + 10_000;
+    while (isAlive(grandchild) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(isAlive(grandchild)).toBe(false);
     expect(server.log.errors).toEqual([]);
   });
 
