@@ -1,13 +1,18 @@
 import { defineConfig } from 'tsup';
 
-// Two entries, two files: dist/cli.js (the bin) and dist/handlers.js. The
+// Three entries, three files: dist/cli.js (the bin), dist/handlers.js, and
+// dist/child-signals.js (preloaded into forking-mode children). The
 // handlers module must stay a file of its own, imported by the CLI as
 // `./handlers.js`, because worker threads and child processes import it by
 // its URL (`static moduleUrl = import.meta.url`). Bundling it into cli.js, or
 // into a shared chunk, would give the class a URL that either starts the CLI
 // or does not export it by name.
 export default defineConfig({
-  entry: { cli: 'src/cli.ts', handlers: 'src/handlers.ts' },
+  entry: {
+    cli: 'src/cli.ts',
+    handlers: 'src/handlers.ts',
+    'child-signals': 'src/child-signals.ts',
+  },
   format: ['esm'],
   dts: false,
   clean: true,

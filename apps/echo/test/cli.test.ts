@@ -115,6 +115,22 @@ describe.concurrent('socketserver-echo command line', () => {
     expect(tcp.stderr()).toMatch(/SIGINT received/);
   });
 
+  for (const mode of ['forking', 'threading']) {
+    test(`${mode}: Ctrl-C (SIGINT to the whole process group) lets a request in flight finish`, async () => {
+      const server = await startEcho(['--mode', mode, '--port', '0'], { detached: true });
+      const client = await StreamClient.connect(server.target);
+      await client.write('before\n');
+      await client.waitForLength(7); // handled in a child (or a worker) now
+      process.kill(-server.proc.pid!, 'SIGINT'); // as a terminal does: every process in the group
+      await server.waitForStderr(/SIGINT received/);
+      await client.write('after\n');
+      await client.waitForLength(13);
+      expect((await client.end('tail')).toString()).toBe('before\nafter\ntail');
+      expect(await server.exited).toEqual({ code: 0, signal: null });
+      expect(server.stderr()).not.toMatch(/Exception occurred/);
+    });
+  }
+
   test('a second signal while a request holds the server exits at once', async () => {
     const server = await startEcho(['--mode', 'sync', '--port', '0']);
     const client = await StreamClient.connect(server.target);

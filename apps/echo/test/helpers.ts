@@ -37,13 +37,22 @@ export interface Run {
 }
 
 /** Runs the CLI with `args`. */
-export function run(args: string[]): Run {
-  return runFile(CLI, args);
+export function run(args: string[], options: RunOptions = {}): Run {
+  return runFile(CLI, args, options);
+}
+
+/** How to start a process. */
+export interface RunOptions {
+  /** In a process group of its own (its pid is the group's id), as a terminal starts a job. */
+  detached?: boolean;
 }
 
 /** Runs a copy of the CLI at `file` with `args`. */
-export function runFile(file: string, args: string[]): Run {
-  const proc = spawn(process.execPath, [file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function runFile(file: string, args: string[], options: RunOptions = {}): Run {
+  const proc = spawn(process.execPath, [file, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
   running.add(proc);
   let out = '';
   let err = '';
@@ -107,13 +116,17 @@ export interface EchoServer extends Run {
 const READY = /^echo server \((\w+)\) listening on (\S+)$/;
 
 /** Starts the CLI with `args` and waits for its ready line. */
-export function startEcho(args: string[]): Promise<EchoServer> {
-  return startEchoFile(CLI, args);
+export function startEcho(args: string[], options: RunOptions = {}): Promise<EchoServer> {
+  return startEchoFile(CLI, args, options);
 }
 
 /** Starts a copy of the CLI at `file` with `args` and waits for its ready line. */
-export async function startEchoFile(file: string, args: string[]): Promise<EchoServer> {
-  const started = runFile(file, args);
+export async function startEchoFile(
+  file: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<EchoServer> {
+  const started = runFile(file, args, options);
   await started.waitForStdout(/\n/);
   const readyLine = started.stdout().slice(0, started.stdout().indexOf('\n'));
   const match = READY.exec(readyLine);
@@ -155,6 +168,7 @@ export class StreamClient {
   #chunks: Buffer[] = [];
   #length = 0;
   #ended = false;
+  #closed = false;
   #waiters = new Set<() => void>();
   /** Resolves with everything received when the server has closed its side. */
   readonly done: Promise<Buffer>;
@@ -165,6 +179,10 @@ export class StreamClient {
       if (this.#length === 0) log?.push(`${name}:data`);
       this.#chunks.push(chunk);
       this.#length += chunk.length;
+      this.#wake();
+    });
+    socket.once('close', () => {
+      this.#closed = true;
       this.#wake();
     });
     this.done = new Promise((resolve, reject) => {
@@ -210,16 +228,16 @@ export class StreamClient {
     );
   }
 
-  /** Resolves once `n` bytes in all have been received; rejects if the server ends first. */
+  /** Resolves once `n` bytes in all have been received; rejects if the connection ends first. */
   waitForLength(n: number): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const check = () => {
         if (this.#length >= n) {
           this.#waiters.delete(check);
           resolve(this.received());
-        } else if (this.#ended) {
+        } else if (this.#ended || this.#closed) {
           this.#waiters.delete(check);
-          reject(new Error(`the server ended after ${this.#length} of ${n} bytes`));
+          reject(new Error(`the connection ended after ${this.#length} of ${n} bytes`));
         }
       };
       this.#waiters.add(check);
