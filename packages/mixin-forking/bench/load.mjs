@@ -2,7 +2,8 @@
 //   node bench/load.mjs short <port> <concurrency> <connections>
 //   node bench/load.mjs kept  <port> <concurrency> <roundTripsPerConnection>
 // `short`: connect, send one line, read the echo, close; `kept`: one
-// connection per worker, one line per round trip. Loopback only; every
+// connection per worker, one line per round trip (the clock starts once
+// every connection is open and has made one round trip). Loopback only; every
 // loop is bounded. Prints one JSON line: { ops, seconds, rate, errors }.
 import { connect } from 'node:net';
 
@@ -52,8 +53,7 @@ async function shortWorker(quota) {
   }
 }
 
-async function keptWorker(rounds) {
-  const socket = await open();
+async function keptWorker(socket, rounds) {
   for (let i = 0; i < rounds; i++) await roundTrip(socket);
   socket.end();
   await new Promise((resolve) => socket.once('close', resolve));
@@ -63,6 +63,18 @@ const guard = setTimeout(() => {
   process.stderr.write('load: time limit reached\n');
   process.exit(2);
 }, 120_000);
+// Kept connections: open them all and make one round trip on each before the
+// clock starts, so that only round trips on established connections count.
+const kept =
+  mode === 'kept'
+    ? await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          const socket = await open();
+          await roundTrip(socket);
+          return socket;
+        }),
+      )
+    : [];
 const started = process.hrtime.bigint();
 const workers = [];
 let ops;
@@ -71,7 +83,7 @@ if (mode === 'short') {
   for (let i = 0; i < concurrency; i++) workers.push(shortWorker(per));
   ops = per * concurrency;
 } else {
-  for (let i = 0; i < concurrency; i++) workers.push(keptWorker(count));
+  for (const socket of kept) workers.push(keptWorker(socket, count));
   ops = count * concurrency;
 }
 await Promise.all(workers);

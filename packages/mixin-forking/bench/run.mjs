@@ -11,8 +11,9 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const here = (name) => fileURLToPath(new URL(name, import.meta.url));
-const SHORT = { connections: 3000, warmup: 400 };
-const KEPT = { rounds: 2000, warmup: 200 };
+const SHORT = { connections: 2000, warmup: 1000 };
+// Each child warms up its own JIT: warm-ups are long enough for every child to be warm.
+const KEPT = { rounds: 5000, warmup: 3000 };
 const REPEAT = 3;
 
 function startServer(kind) {
