@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { InvalidArgumentError, StreamRequestHandler } from '@socketserver/core';
 import { TCPServer, UDPServer } from '@socketserver/transport-inet';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,11 +11,16 @@ import {
   EchoLine,
   EchoLines,
   ExitingHandler,
+  LateReader,
   Meet,
   Sink,
   Source,
 } from './fixtures/handlers.mjs';
 import { datagram, deferred, exchange, serve } from './helpers.js';
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
 
 const HOST = '127.0.0.1';
 const TEST_STR = 'hello world\n';
@@ -205,6 +210,64 @@ describe('ThreadingMixIn: threads', () => {
     });
     expect(total).toBe(size);
     client.destroy();
+  });
+
+  it('memory stays bounded: a handler that does not read stops the main thread reading; a peer that does not read stops the handler', async () => {
+    class Server extends ThreadingTCPServer {
+      state = new SharedState({ gate: ['int32', 2] });
+      captured: Socket | null = null;
+      override verifyRequest(request: Socket) {
+        this.captured = request;
+        return true;
+      }
+    }
+    const size = 8 * 1024 * 1024;
+    // Upload to a handler that reads nothing yet.
+    const up = await Server.create({ host: HOST, port: 0 }, LateReader);
+    cleanups.push(serve(up));
+    const client = connect(up.serverAddress.port, HOST);
+    const chunks: Buffer[] = [];
+    client.on('data', (chunk) => chunks.push(chunk));
+    const closed = new Promise((resolve) => client.on('close', resolve));
+    client.end(Buffer.alloc(size, 0x63));
+    await until(() => Atomics.load(up.state.fields.gate, 1) === 1 && up.captured !== null);
+    // Let the bytes flow as far as they can: the main thread stops at its credit.
+    let read = -1;
+    for (let turn = 0; turn < 200 && read !== up.captured!.bytesRead; turn++) {
+      read = up.captured!.bytesRead;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(up.captured!.bytesRead).toBeLessThanOrEqual(512 * 1024);
+    Atomics.store(up.state.fields.gate, 0, 1);
+    await closed;
+    expect(Buffer.concat(chunks).toString()).toBe(`${size}\n`);
+
+    // Download to a peer that reads nothing yet.
+    const down = await Server.create({ host: HOST, port: 0 }, Source);
+    cleanups.push(serve(down));
+    const reader = connect(down.serverAddress.port, HOST);
+    reader.pause();
+    reader.write(`${size}\n`);
+    await until(() => down.captured !== null && down.captured.bytesWritten > 0);
+    let maxBuffered = 0;
+    let written = -1;
+    for (let turn = 0; turn < 200 && written !== down.captured!.bytesWritten; turn++) {
+      written = down.captured!.bytesWritten;
+      maxBuffered = Math.max(maxBuffered, down.captured!.writableLength);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // Without backpressure the whole 8 MiB would sit in the main thread's buffer.
+    expect(maxBuffered).toBeLessThanOrEqual(256 * 1024);
+    expect(down.captured!.bytesWritten).toBeLessThan(size / 2);
+    let total = 0;
+    reader.on('data', (chunk) => {
+      total += chunk.length;
+    });
+    const ended = new Promise((resolve) => reader.on('end', resolve));
+    reader.resume();
+    await ended;
+    expect(total).toBe(size);
+    reader.destroy();
   });
 
   it('a handler without moduleUrl gets a clear error, reported through handleError', async () => {
