@@ -205,7 +205,8 @@ export function startGenerator(config: LoadConfig, timeoutMs: number): Generator
   child.stderr!.on('data', (text: string) => {
     stderr = (stderr + text).slice(-2000);
   });
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  // 'close' (not 'exit'): IPC messages sent just before exiting may still be on their way at 'exit'.
+  const exited = new Promise<void>((done) => child.once('close', () => done()));
   exited.then(() => live.delete(child));
   const message = <T>(type: string): Promise<T> =>
     new Promise<T>((resolvePromise, reject) => {
