@@ -105,6 +105,7 @@ interface Child {
   /** Servers this child has a stand-in for. */
   servers: Set<number>;
   idleTimer: NodeJS.Timeout | undefined;
+  startTimer?: NodeJS.Timeout;
   fatal: Error | null;
   gone: boolean;
   exited: Promise<void>;
@@ -117,6 +118,8 @@ const serverIds = new WeakMap<object, number>();
 let nextServerId = 1;
 /** Children starting at once: a burst queues behind them instead of paying for a process per request. */
 const MAX_STARTING = Math.max(2, availableParallelism());
+/** How long a child may take to start before it is killed (ms). */
+const CHILD_START_TIMEOUT = 30_000;
 /** How long to wait for the IPC channel to report its end after a child's exit (ms). */
 const DISCONNECT_GRACE = 1_000;
 
@@ -374,6 +377,14 @@ export class ChildPool implements ChildPoolSettings {
     };
     this.#children.add(child);
     this.#starting++;
+    // A child that never reports ready (a hung preload, `--inspect-brk` in childExecArgv) is
+    // killed, so that the requests waiting for it fail instead of waiting for ever.
+    const startTimer = setTimeout(() => {
+      child.fatal = new Error(`the child process did not start within ${CHILD_START_TIMEOUT} ms`);
+      proc.kill('SIGKILL');
+    }, CHILD_START_TIMEOUT);
+    startTimer.unref();
+    child.startTimer = startTimer;
     proc.on('message', (message: ChildMessage) => this.#onMessage(child, message));
     proc.on('internalMessage', (message: { cmd?: string }) => {
       // Node's own acknowledgement of a handle: the child holds the connection now.
@@ -504,6 +515,7 @@ export class ChildPool implements ChildPoolSettings {
       case 'ready': {
         if (child.ready) return;
         child.ready = true;
+        clearTimeout(child.startTimer);
         this.#starting--;
         if (child.state !== 'retiring') this.#release(child);
         // One fewer starting: more may start if requests still wait.
@@ -621,6 +633,7 @@ export class ChildPool implements ChildPoolSettings {
     if (child.gone) return;
     child.gone = true;
     clearTimeout(child.idleTimer);
+    clearTimeout(child.startTimer);
     this.#children.delete(child);
     const index = this.#idle.indexOf(child);
     if (index >= 0) this.#idle.splice(index, 1);
@@ -637,7 +650,7 @@ export class ChildPool implements ChildPoolSettings {
           job,
           new ChildExitedError(child.pid, code, signal, job.clientAddress, {
             ready: false,
-            ...(spawnError ? { cause: spawnError } : {}),
+            ...((spawnError ?? child.fatal) ? { cause: (spawnError ?? child.fatal)! } : {}),
           }),
           false,
         );

@@ -31,9 +31,11 @@ export class ChildExitedError extends SocketServerError {
     const how = signal !== null ? `was killed by ${signal}` : `exited with code ${exitCode}`;
     const when =
       options.ready === false ? 'while starting, before it could take' : 'while handling';
-    const why = options.cause
-      ? ` after an uncaught ${options.cause.name} outside the handler: ${options.cause.message}`
-      : '';
+    let why = '';
+    if (options.cause && options.ready === false) why = `: ${options.cause.message}`;
+    else if (options.cause) {
+      why = ` after an uncaught ${options.cause.name} outside the handler: ${options.cause.message}`;
+    }
     super(
       'ERR_SOCKETSERVER_CHILD_EXITED',
       `child process ${pid ?? '(not started)'} ${how} ${when} the request from ${formatAddress(clientAddress)}${why}`,

@@ -85,6 +85,22 @@ describe('child lifecycle', () => {
     await stop();
   });
 
+  it('a child that cannot start fails the waiting request with the reason, never a hang', async () => {
+    const server = await ForkingTCPServer.create({ host: HOST, port: 0 }, PidHandler, {
+      childExecArgv: ['--no-such-node-option'],
+    });
+    cleanups.push(serve(server));
+    const client = await LineClient.open(server.serverAddress as InetAddress);
+    client.send('pid\n');
+    expect(await client.line()).toBe(null);
+    await server.log.waitFor(1);
+    const { error, clientAddress } = server.log.errors[0]!;
+    expect(error).toMatchObject({ code: 'ERR_SOCKETSERVER_CHILD_EXITED', exitCode: 9 });
+    expect(error.message).toContain('while starting');
+    expect((clientAddress as InetAddress).port).toBe(client.port);
+    client.close();
+  });
+
   it('blockOnClose false: serverClose does not wait; the child finishes its request, then exits', async () => {
     const server = await ForkingTCPServer.create({ host: HOST, port: 0 }, PidHandler, {
       blockOnClose: false,
