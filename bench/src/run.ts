@@ -705,12 +705,14 @@ interface MemoryResult {
   perConnection: number;
   /** V8 heap used per connection (bytes), from process.memoryUsage() after gc. */
   heapPerConnection: number;
+  /** V8 heap reserved (heapTotal) per connection (bytes). */
+  heapTotalPerConnection: number;
   /** Buffers outside the V8 heap per connection (external + arrayBuffers, bytes). */
   externalPerConnection: number;
   serverConnections: number;
 }
 
-type MemoryUsage = { heapUsed: number; external: number; arrayBuffers: number };
+type MemoryUsage = { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
 
 async function memoryUsage(server: ServerHandle): Promise<MemoryUsage> {
   await server.command('gc', 'GC');
@@ -743,6 +745,7 @@ async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Pro
     rssAfter: 0,
     perConnection: Number.NaN,
     heapPerConnection: Number.NaN,
+    heapTotalPerConnection: Number.NaN,
     externalPerConnection: Number.NaN,
     serverConnections: 0,
   };
@@ -823,6 +826,7 @@ async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Pro
       rssAfter,
       perConnection: (rssAfter - rssBefore) / Math.max(1, connected),
       heapPerConnection: (after.heapUsed - before.heapUsed) / Math.max(1, connected),
+      heapTotalPerConnection: (after.heapTotal - before.heapTotal) / Math.max(1, connected),
       externalPerConnection:
         (after.external + after.arrayBuffers - before.external - before.arrayBuffers) /
         Math.max(1, connected),
@@ -938,7 +942,7 @@ function report(
       '',
     );
     out.push(
-      '| server | connections held | RSS before | RSS with connections | RSS per connection | ratio | V8 heap per conn | buffers per conn |',
+      '| server | connections held | RSS before | RSS with connections | RSS per connection | ratio | V8 heap used / total per conn | buffers per conn |',
     );
     out.push('|---|--:|--:|--:|--:|--:|--:|--:|');
     for (const result of memory) {
@@ -955,7 +959,7 @@ function report(
           ? `${fmt.ratio(result.perConnection / other.perConnection)} raw`
           : '';
       out.push(
-        `| ${result.label} | ${result.connections} | ${fmt.bytes(result.rssBefore)} | ${fmt.bytes(result.rssAfter)} | ${fmt.bytes(result.perConnection)} | ${ratio} | ${fmt.bytes(result.heapPerConnection)} | ${fmt.bytes(result.externalPerConnection)} |`,
+        `| ${result.label} | ${result.connections} | ${fmt.bytes(result.rssBefore)} | ${fmt.bytes(result.rssAfter)} | ${fmt.bytes(result.perConnection)} | ${ratio} | ${fmt.bytes(result.heapPerConnection)} / ${fmt.bytes(result.heapTotalPerConnection)} | ${fmt.bytes(result.externalPerConnection)} |`,
       );
     }
   }
