@@ -17,6 +17,7 @@ import {
   type HandlerLocation,
   loadHandler,
   markHandlerHost,
+  SocketServerError,
 } from '@socketserver/core';
 import { HandoffError } from './errors.js';
 import {
@@ -29,6 +30,8 @@ import {
 
 /** How long a finished connection may take to deliver its last bytes (ms), as in the parent. */
 const LINGER_TIMEOUT = 5_000;
+/** How long a handler module may take to load (ms). */
+const LOAD_TIMEOUT = 30_000;
 /** How long requests in progress may go on after the parent is gone (ms). */
 const ORPHAN_GRACE = 5_000;
 
@@ -66,11 +69,29 @@ function loadCached(location: HandlerLocation): Promise<Function> {
   const key = `${location.moduleUrl}#${location.exportName}`;
   let loading = handlers.get(key);
   if (loading === undefined) {
-    loading = loadHandler(location);
+    loading = withTimeout(loadHandler(location), location);
     handlers.set(key, loading);
     loading.catch(() => handlers.delete(key));
   }
   return loading;
+}
+
+/** A module that never finishes loading (a top-level await that hangs) fails the request. */
+function withTimeout(loading: Promise<Function>, location: HandlerLocation): Promise<Function> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new SocketServerError(
+            'ERR_SOCKETSERVER_TIMEOUT',
+            `${location.moduleUrl} did not finish loading within ${LOAD_TIMEOUT} ms`,
+          ),
+        ),
+      LOAD_TIMEOUT,
+    );
+  });
+  return Promise.race([loading, timeout]).finally(() => clearTimeout(timer));
 }
 
 function serverFor(message: JobMessage): ChildServer {
