@@ -31,6 +31,7 @@ import {
   startServer,
 } from './procs.js';
 import type { NodeKind, PythonClass, Transport } from './targets.js';
+import { unixDgramUnavailable } from './unix-dgram.js';
 
 // ---------------------------------------------------------------- options
 
@@ -582,6 +583,11 @@ function split(n: number, g: number): number[] {
 }
 
 async function runEcho(row: EchoRow): Promise<RowResult> {
+  if (row.transport === 'unixdgram') {
+    // The generator needs the addon too, whatever the server is.
+    const missing = unixDgramUnavailable();
+    if (missing !== null) return failedResult('unavailable', missing);
+  }
   const path = row.transport.startsWith('unix') ? socketPath() : undefined;
   let server: ServerHandle;
   try {

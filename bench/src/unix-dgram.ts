@@ -34,3 +34,13 @@ export function createUnixDgramSocket(): UnixDgramSocket {
   const addon = require('unix-dgram') as { createSocket(type: 'unix_dgram'): UnixDgramSocket };
   return addon.createSocket('unix_dgram');
 }
+
+/** Why the addon cannot be loaded, or null when it can. */
+export function unixDgramUnavailable(): string | null {
+  try {
+    createUnixDgramSocket().close();
+    return null;
+  } catch (error) {
+    return `the unix-dgram addon failed to load: ${(error as Error).message.split('\n')[0]}`;
+  }
+}
