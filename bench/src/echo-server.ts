@@ -70,7 +70,7 @@ async function rawServer(transport: string, path: string | undefined): Promise<R
       socket = createUnixDgramSocket();
     } catch (error) {
       throw new Unavailable(
-        `the unix-dgram addon cannot be loaded: ${(error as Error).message.split('\n')[0]}`,
+        `the unix-dgram addon failed to load: ${(error as Error).message.split('\n')[0]}`,
       );
     }
     socket.on('message', (message, peer) => {
