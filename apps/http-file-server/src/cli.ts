@@ -49,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     stopping = true;
     process.stderr.write(`\n${signal} received, exiting.\n`);
+    // Idle connections close now: the serving loop may be waiting for a free slot.
+    server.closeIdleConnections();
     void server.shutdown();
   };
   process.on('SIGINT', stop);

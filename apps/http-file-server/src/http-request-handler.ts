@@ -236,12 +236,16 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
   }
 
   /**
-   * Closes the connection if it waits for a request, or after the response
-   * in progress otherwise (used for graceful shutdown).
+   * Closes the connection at once if it waits for a request (idle between
+   * requests, or connected without having sent a byte), or after the
+   * response in progress otherwise (used for graceful shutdown).
    */
   closeWhenIdle(): void {
     this.#closing = true;
-    if (this.#phase === 'idle') this.connection.destroy();
+    const waiting =
+      this.#phase === 'idle' ||
+      (this.#phase === 'head' && !this.#headBytes && this.rfile.bufferedLength === 0);
+    if (waiting) this.connection.destroy();
   }
 
   /** Serves requests until the connection is to be closed (Python's `handle`). */
@@ -469,8 +473,12 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
 
   /** Bytes arrived: a connection idle between requests starts its next head. */
   #onData = (): void => {
+    this.#headBytes = true;
     if (this.#phase === 'idle') this.#startHead();
   };
+
+  /** Whether a byte of the current request has arrived. */
+  #headBytes = false;
 
   /**
    * Arms the head deadline, or, between requests, the keep-alive idle limit
@@ -478,13 +486,14 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
    * re-armed with `refresh()`; a timer that fires out of its phase does nothing.
    */
   #armHeadTimers(first: boolean): void {
+    this.#headBytes = false;
     if (first) this.connection.on('data', this.#onData);
-    if (first || this.rfile.bufferedLength > 0) {
-      this.#startHead();
+    if (this.#closing && this.rfile.bufferedLength === 0) {
+      this.connection.destroy();
       return;
     }
-    if (this.#closing) {
-      this.connection.destroy();
+    if (first || this.rfile.bufferedLength > 0) {
+      this.#startHead();
       return;
     }
     this.#phase = 'idle';

@@ -112,6 +112,22 @@ describe('socketserver-http', () => {
     expect(cli.stderr()).toContain('SIGTERM received, exiting.');
   });
 
+  it('a shutdown does not wait for idle or silent connections, even at the connection cap', async () => {
+    const cli = await startCli(['0', '-b', '127.0.0.1', '--max-connections', '1', '--quiet']);
+    const idle = await RawClient.connect(cli.port);
+    idle.write('GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+    await idle.response();
+    // Waits for the only slot: the serving loop is blocked on it.
+    const waiting = await RawClient.connect(cli.port);
+    const signalled = Date.now();
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+    // Far below the 5 s keep-alive and 10 s head limits that would otherwise end them.
+    expect(Date.now() - signalled).toBeLessThan(4000);
+    await idle.waitClosed();
+    await waiting.waitClosed();
+  });
+
   it('serves the current directory by default; SIGINT stops it; --quiet logs nothing', async () => {
     const cli = await startCli(['0', '--bind', '127.0.0.1', '--quiet']);
     expect(await (await fetch(`http://127.0.0.1:${cli.port}/hello.txt`)).text()).toBe('hello');
