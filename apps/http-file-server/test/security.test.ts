@@ -29,6 +29,8 @@ beforeAll(async () => {
   symlinkSync('sub', join(root, 'link-in'));
   symlinkSync('nowhere', join(root, 'broken'));
   execFileSync('mkfifo', [join(root, 'fifo')]);
+  mkdirSync(join(root, 'linked-index'));
+  symlinkSync(join(temp.dir, 'outside', 'secret.txt'), join(root, 'linked-index', 'index.html'));
   run = await start({ directory: root });
 });
 
@@ -115,6 +117,14 @@ describe('symbolic links', () => {
     expect(listing).not.toContain('file-out');
     expect(listing).not.toContain('broken');
     expect((await get('/sub/')).text).not.toContain('relative-out');
+  });
+
+  it('an index.html that links outside is not served: the listing is', async () => {
+    const { status, text } = await get('/linked-index/');
+    expect(status).toBe(200);
+    expect(text).toContain('Directory listing for /linked-index/');
+    expect(text).not.toContain(SECRET);
+    expect(text).not.toContain('index.html');
   });
 
   it('links inside the root work and are shown', async () => {
