@@ -165,10 +165,10 @@ export async function forkHandoff(
           socket.destroy();
           reject(
             error ??
-              new ClosedError(
+              new HandoffError(
                 dropped
-                  ? 'the child pool (closed before a child took the connection)'
-                  : 'the connection',
+                  ? 'the connection closed, or the pool closed, before a child took the connection'
+                  : 'the connection was not handed over',
               ),
           );
           resolveDone(error);
