@@ -73,6 +73,15 @@ interface OpenFile {
 
 let hasProcFd: boolean | undefined;
 
+/**
+ * Forces (true/false) or restores (undefined) the choice of the
+ * `/proc/self/fd` check, so tests can cover the `realpath` fallback.
+ * @internal
+ */
+export function useProcFdForTesting(value: boolean | undefined): void {
+  hasProcFd = value;
+}
+
 /** Whether `/proc/self/fd` names open descriptors (Linux with procfs mounted). */
 function procFd(): boolean {
   if (hasProcFd === undefined) {

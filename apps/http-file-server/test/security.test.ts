@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useProcFdForTesting } from '../src/file-request-handler.js';
 import { type Running, raw, start, statusOf, tempDir } from './helpers.js';
 
 const temp = tempDir();
@@ -143,6 +144,21 @@ describe('symbolic links', () => {
     } finally {
       await follow.stop();
     }
+  });
+});
+
+describe('without /proc (realpath, then an O_NOFOLLOW open)', () => {
+  afterAll(() => useProcFdForTesting(undefined));
+
+  it('refuses links that lead outside and serves the rest', async () => {
+    useProcFdForTesting(false);
+    expect((await get('/file-out')).status).toBe(404);
+    expect((await get('/link-out/secret.txt')).status).toBe(404);
+    expect((await get('/sub/relative-out')).status).toBe(404);
+    expect((await get('/linked-index/')).text).not.toContain(SECRET);
+    expect((await get('/link-in/b.txt')).text.endsWith('bbb')).toBe(true);
+    expect((await get('/a.txt')).text.endsWith('aaa')).toBe(true);
+    expect((await get('/fifo')).status).toBe(404);
   });
 });
 
