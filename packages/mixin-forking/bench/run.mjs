@@ -14,7 +14,7 @@ const here = (name) => fileURLToPath(new URL(name, import.meta.url));
 const SHORT = { connections: 2000, warmup: 1000 };
 // Each child warms up its own JIT: warm-ups are long enough for every child to be warm.
 const KEPT = { rounds: 5000, warmup: 3000 };
-const REPEAT = 3;
+const REPEAT = 5;
 
 function startServer(kind) {
   const child =
