@@ -139,33 +139,43 @@ describe.concurrent('socketserver-echo: every transport in every mode', () => {
         const server = await startEcho(args(transport, mode));
         expect(server.mode).toBe(mode);
         expect(server.target.transport).toBe(transport);
-        const { target } = server;
-        const baseline = processFacts(server.proc.pid!);
-        if (stream) {
-          await Promise.all([0, 1, 2].map((index) => streamExchange(target, index)));
-          await oneAtATime(target, mode, () => checkWhereHandlersRun(server, mode, baseline));
-          await sigtermInFlight(server, target);
-        } else {
-          const max = transport === 'udp' ? UDP_MAX_IPV4 : UNIX_DGRAM_MAX;
-          // On unix-dgram, client 2 also sends one byte more than the maximum: it comes
-          // back truncated, as documented (UDP cannot carry more than its maximum at all).
-          const beyond = transport === 'unix-dgram' ? [`${max + 1}:${max}`] : [];
-          const sizes = [
-            ['5', '0', String(max)],
-            ['1000', '8193'],
-            ['30000', '1', ...beyond],
-          ];
-          const outs = await Promise.all(
-            sizes.map((list, index) => dgramClient([...dgramArgs(target, index), ...list])),
+        try {
+          const { target } = server;
+          const baseline = processFacts(server.proc.pid!);
+          if (stream) {
+            await Promise.all([0, 1, 2].map((index) => streamExchange(target, index)));
+            await oneAtATime(target, mode, () => checkWhereHandlersRun(server, mode, baseline));
+            await sigtermInFlight(server, target);
+          } else {
+            const max = transport === 'udp' ? UDP_MAX_IPV4 : UNIX_DGRAM_MAX;
+            // On unix-dgram, client 2 also sends one byte more than the maximum: it comes
+            // back truncated, as documented (UDP cannot carry more than its maximum at all).
+            const beyond = transport === 'unix-dgram' ? [`${max + 1}:${max}`] : [];
+            const sizes = [
+              ['5', '0', String(max)],
+              ['1000', '8193'],
+              ['30000', '1', ...beyond],
+            ];
+            const outs = await Promise.all(
+              sizes.map((list, index) => dgramClient([...dgramArgs(target, index), ...list])),
+            );
+            expect(outs).toEqual(sizes.map((list) => `ok ${list.length}\n`));
+            // Idle workers and children live on for 10 s after their last request.
+            checkWhereHandlersRun(server, mode, baseline);
+            server.proc.kill('SIGTERM');
+            expect(await server.exited).toEqual({ code: 0, signal: null });
+          }
+          if ('path' in target) expect(existsSync(target.path)).toBe(false);
+          expect(server.stdout()).toBe(`${server.readyLine}\n`);
+          // No request failed on the way (handleError writes to stderr).
+          expect(server.stderr()).toBe(
+            'socketserver-echo: SIGTERM received, finishing requests in flight\n',
           );
-          expect(outs).toEqual(sizes.map((list) => `ok ${list.length}\n`));
-          // Idle workers and children live on for 10 s after their last request.
-          checkWhereHandlersRun(server, mode, baseline);
-          server.proc.kill('SIGTERM');
-          expect(await server.exited).toEqual({ code: 0, signal: null });
+        } catch (error) {
+          // What the server said is the first thing to read when a cell fails.
+          if (error instanceof Error) error.message += `\nserver stderr:\n${server.stderr()}`;
+          throw error;
         }
-        if ('path' in target) expect(existsSync(target.path)).toBe(false);
-        expect(server.stdout()).toBe(`${server.readyLine}\n`);
       });
     }
   }
