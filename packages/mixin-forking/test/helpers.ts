@@ -132,17 +132,28 @@ export function serve(server: BaseServer<any, any>): () => Promise<void> {
   };
 }
 
-/** Whether a process with this pid exists (zombies included). */
+/**
+ * Whether this pid is a live forking child process (one running the child
+ * script, zombies excluded). Checking the command line keeps a pid the
+ * system has since given to another program from counting.
+ */
 export function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(CHILD_SCRIPT);
   } catch {
     return false;
   }
 }
 
-/** The pids of this process's live child processes running the forking child script. */
+/** What the command line of a forking child contains. */
+const CHILD_SCRIPT = 'mixin-forking/dist/child.js';
+
+/**
+ * The pids of this process's child processes that run the forking child
+ * script, plus any zombie child (which would be a child nobody reaped).
+ */
 export function liveChildPids(): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -151,9 +162,11 @@ export function liveChildPids(): number[] {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // Fields after the command name (which may hold spaces): state, ppid, ...
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) !== process.pid || fields[0] === 'Z') continue;
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes('child.js')) pids.push(Number(entry));
+      if (Number(fields[1]) !== process.pid) continue;
+      if (fields[0] === 'Z') pids.push(Number(entry));
+      else if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(CHILD_SCRIPT)) {
+        pids.push(Number(entry));
+      }
     } catch {
       // The process ended while we looked.
     }
