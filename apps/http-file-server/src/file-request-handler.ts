@@ -105,14 +105,16 @@ function closeQuietly(fd: number): void {
   }
 }
 
-const realRoots = new Map<string, Promise<Buffer>>();
+const realRoots = new Map<string, Buffer>();
 
-/** The real path of a served root, resolved once per process (a rejected lookup is retried). */
-function realRoot(directory: string): Promise<Buffer> {
+/**
+ * The real path of a served root, resolved on first use and then kept for
+ * the process (a failed lookup is retried on the next request).
+ */
+function realRoot(directory: string): Buffer {
   let root = realRoots.get(directory);
-  if (!root) {
-    root = realpath(directory, { encoding: 'buffer' });
-    root.catch(() => realRoots.delete(directory));
+  if (root === undefined) {
+    root = realpathSync.native(directory, { encoding: 'buffer' });
     realRoots.set(directory, root);
   }
   return root;
@@ -197,7 +199,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
         return;
       }
     }
-    const file = await this.#openInside(target.segments);
+    const file = this.#openInside(target.segments);
     if (file === null) {
       await this.sendError(404, 'File not found');
       return;
@@ -236,8 +238,13 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
    * them without `aio`: on a local file system they take microseconds, less
    * than a trip through libuv's thread pool.
    */
-  async #openInside(segments: readonly Buffer[]): Promise<OpenFile | null> {
-    const root = await realRoot(this.directory);
+  #openInside(segments: readonly Buffer[]): OpenFile | null {
+    let root: Buffer;
+    try {
+      root = realRoot(this.directory);
+    } catch {
+      return null;
+    }
     const parts: Buffer[] = [root];
     for (const segment of segments) parts.push(SLASH, segment);
     const path = Buffer.concat(parts);
@@ -282,7 +289,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
       return;
     }
     for (const index of this.indexFiles) {
-      const file = await this.#openInside([...target.segments, Buffer.from(index)]);
+      const file = this.#openInside([...target.segments, Buffer.from(index)]);
       if (file === null) continue;
       const { fd, st } = file;
       try {
@@ -306,7 +313,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
       return;
     }
     if (this.dotfiles !== 'allow') names = names.filter((name) => name[0] !== 0x2e);
-    const root = await realRoot(this.directory);
+    const root = realRoot(this.directory);
     const entries: ListingEntry[] = [];
     for (let i = 0; i < names.length; i += STAT_BATCH) {
       const batch = names.slice(i, i + STAT_BATCH).map((name) => this.#entry(root, real, name));

@@ -291,7 +291,7 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
     if (!(await this.#handleExpect())) return;
     await (this as unknown as Record<string, () => Promise<void>>)[method]!();
     await this.wfile.flush();
-    await this.#discardBody();
+    if (this.#bodyLength > 0) await this.#discardBody();
   }
 
   /** The methods this handler implements, from its `do<METHOD>` members (for `Allow`). */
@@ -362,13 +362,17 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
     if (this.closeConnection) this.#headerBuffer.push('Connection: close\r\n');
     else if (!this.#http11) this.#headerBuffer.push('Connection: keep-alive\r\n');
     this.#headerBuffer.push('\r\n');
-    const head = Buffer.from(this.#headerBuffer.join(''), 'latin1');
+    const head = this.#headerBuffer.join('');
     this.#headerBuffer = [];
     if (body && body.length > 0) {
+      // One buffer, one write: the head is latin-1, one byte per character.
+      const out = Buffer.allocUnsafe(head.length + body.length);
+      out.write(head, 0, 'latin1');
+      out.set(body, head.length);
       this.bodyBytesSent += body.length;
-      await this.wfile.write(Buffer.concat([head, body]));
+      await this.wfile.write(out);
     } else {
-      await this.wfile.write(head);
+      await this.wfile.write(Buffer.from(head, 'latin1'));
     }
   }
 
