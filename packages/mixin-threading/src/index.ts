@@ -6,6 +6,7 @@
  *
  * @module
  */
+export type { BridgedSocket } from './bridged-socket.js';
 export type { SerializedError } from './errors.js';
 export { RequestTimeLimitError, WorkerExitedError } from './errors.js';
 export { Lock } from './lock.js';
