@@ -289,7 +289,15 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
       return;
     }
     if (!(await this.#handleExpect())) return;
-    await (this as unknown as Record<string, () => Promise<void>>)[method]!();
+    try {
+      await (this as unknown as Record<string, () => Promise<void>>)[method]!();
+    } catch (error) {
+      // An HTTPError before any response was started is answered as such.
+      if (!(error instanceof HTTPError) || this.responseStatus !== 0) throw error;
+      this.closeConnection = true;
+      await this.sendError(error.status, error.message, undefined, error.headers);
+      return;
+    }
     await this.wfile.flush();
     if (this.#bodyLength > 0) await this.#discardBody();
   }

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { escapeLog } from '../src/index.js';
+import { escapeLog, HTTPRequestHandler } from '../src/index.js';
 import { RawClient, type Running, raw, start, statusOf, tempDir } from './helpers.js';
 
 let run: Running;
@@ -312,5 +312,31 @@ describe('request bodies and smuggling', () => {
     expect(head.headers['content-length']).toBe('3');
     expect((await client.response()).body.toString()).toBe('ccc');
     client.close();
+  });
+});
+
+describe('subclassing HTTPRequestHandler', () => {
+  it('doPOST with readBody; an HTTPError from a do-method becomes its status', async () => {
+    class Echo extends HTTPRequestHandler {
+      async doPOST(): Promise<void> {
+        const body = await this.readBody(10);
+        this.sendResponse(200);
+        this.sendHeader('Content-Length', body.length);
+        await this.endHeaders(body);
+      }
+    }
+    const echo = await start({ directory: temp.dir, RequestHandlerClass: Echo });
+    try {
+      const client = await RawClient.connect(echo.port);
+      client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
+      expect((await client.response()).body.toString()).toBe('hello');
+      client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world');
+      expect((await client.response()).status).toBe(413);
+      await client.waitClosed();
+      const reply = await raw(echo.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(reply.toString('latin1')).toMatch(/^HTTP\/1\.1 501 [^]*\r\nAllow: POST\r\n/);
+    } finally {
+      await echo.stop();
+    }
   });
 });
