@@ -12,7 +12,13 @@ import {
   locateHandler,
   type ServerClass,
 } from '@socketserver/core';
-import { ChildPool, type ChildPoolSettings, type Job, submitJob } from './child-pool.js';
+import {
+  ChildPool,
+  type ChildPoolSettings,
+  childEntryPath,
+  type Job,
+  submitJob,
+} from './child-pool.js';
 
 /** What `ForkingMixIn` adds to a server. */
 export interface ForkingServer extends ChildPoolSettings {
@@ -107,9 +113,10 @@ export function ForkingMixIn<TBase extends ServerClass>(
       return pools.get(this)?.waitingRequests ?? 0;
     }
 
-    /** Checks, before serving, that children can find the handler class. */
+    /** Checks, before serving, that children can be started and can find the handler class. */
     override async serverActivate(): Promise<void> {
       locateHandler(this.RequestHandlerClass);
+      childEntryPath();
       this.#syncPool(new ChildPool()).validate();
       await super.serverActivate();
     }
