@@ -4,6 +4,7 @@
  * serverClose, maxChildren under a burst, maxRequestsPerChild: 1), state
  * isolation, and the errors for handler classes a child cannot find.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { InetAddress } from '@socketserver/core';
 import { StreamRequestHandler } from '@socketserver/core';
@@ -16,6 +17,7 @@ import {
   DatagramBad,
   DatagramEchoLine,
   DatagramTwoReplies,
+  Digest,
   EchoLine,
   PidHandler,
   Renamed,
@@ -26,6 +28,7 @@ import {
   isAlive,
   LineClient,
   liveChildPids,
+  sendBody,
   serve,
   streamExamine,
   TEST_STR,
@@ -194,6 +197,21 @@ describe('children', () => {
     expect(mostAlive).toBeLessThanOrEqual(3);
     // 16 requests, 4 per child: at least 4 children took turns.
     expect(pids.size).toBeGreaterThanOrEqual(4);
+    expect(server.log.errors).toEqual([]);
+  });
+
+  it('hands over connections whose bytes arrive before the child is ready: none lost or duplicated', async () => {
+    const server = started(
+      await ForkingTCPServer.create({ host: HOST, port: 0 }, Digest, { maxChildren: 2 }),
+    );
+    const { port } = server.serverAddress as InetAddress;
+    const bodies = [1, 2, 3].map((seed) => randomBytes(512 * 1024 + seed));
+    // Sent at once, while the children are still starting: the parent must read none of it.
+    const replies = await Promise.all(bodies.map((body) => sendBody(port, body)));
+    for (const [i, body] of bodies.entries()) {
+      const hash = createHash('sha256').update(body).digest('hex');
+      expect(replies[i]).toMatch(new RegExp(`^${body.length} ${hash} \\d+\\n$`));
+    }
     expect(server.log.errors).toEqual([]);
   });
 

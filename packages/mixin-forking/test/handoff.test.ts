@@ -2,13 +2,14 @@
  * forkHandoff: the seed's "finish processing in a forked child depending on
  * the request data", from handle() of a plain and an event-loop server.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import type { InetAddress } from '@socketserver/core';
 import { EventLoopMixIn, StreamRequestHandler } from '@socketserver/core';
 import { TCPServer } from '@socketserver/transport-inet';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ChildPool, ForkingMixIn, forkHandoff, type HandoffResult } from '../src/index.js';
-import { Finisher, Router } from './fixtures/handoff.mjs';
-import { ErrorLog, isAlive, LineClient, serve } from './helpers.js';
+import { DigestRouter, Finisher, Router } from './fixtures/handoff.mjs';
+import { ErrorLog, isAlive, LineClient, sendBody, serve } from './helpers.js';
 
 const HOST = '127.0.0.1';
 // One pool for the file: children are reused from test to test.
@@ -64,6 +65,21 @@ describe('forkHandoff', () => {
     const [result] = server.handoffs;
     expect(result!.pid).toBe(Number(pid));
     expect(await result!.done).toBe(null);
+    expect(server.log.errors).toEqual([]);
+  });
+
+  it('hands over a large upload mid-stream: every byte once, in order', async () => {
+    const server = await RouterServer.create({ host: HOST, port: 0 }, DigestRouter);
+    cleanups.push(serve(server));
+    const body = Buffer.concat([Buffer.from('upload\n'), randomBytes(2 * 1024 * 1024)]);
+    const reply = await sendBody((server.serverAddress as InetAddress).port, body);
+    const hash = createHash('sha256').update(body).digest('hex');
+    const [length, digest, pid] = reply.trim().split(' ');
+    expect(Number(length)).toBe(body.length);
+    expect(digest).toBe(hash);
+    expect(Number(pid)).not.toBe(process.pid);
+    // The parent had read past the first line: those bytes travelled with the connection.
+    expect(server.bufferedAtHandoff[0]).toBeGreaterThan(0);
     expect(server.log.errors).toEqual([]);
   });
 

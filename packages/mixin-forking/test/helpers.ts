@@ -191,3 +191,21 @@ export class ErrorLog {
     }
   }
 }
+
+/**
+ * Sends `body` on a new connection as fast as the connection takes it,
+ * closes the write side, and resolves with the reply line.
+ */
+export async function sendBody(port: number, body: Buffer): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  let reply = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (text: string) => {
+    reply += text;
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.end(body);
+  await closed;
+  return reply;
+}
