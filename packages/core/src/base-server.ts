@@ -69,6 +69,7 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
   #wake: (() => void) | null = null;
   #serving: Promise<void> | null = null;
   #shutdownRequested = false;
+  #shutdownListeners = new Set<() => void>();
   #refusing = false;
   #closed = false;
 
@@ -164,6 +165,7 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
     const serving = this.#serving;
     if (serving === null) return;
     this.#shutdownRequested = true;
+    for (const listener of this.#shutdownListeners) listener();
     this.#notify();
     await serving.catch(() => {});
   }
@@ -314,6 +316,21 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
     } catch {
       // handleError itself failed: nothing better to do than go on serving.
     }
+  }
+
+  /** True between a `shutdown()` call and the end of the `serveForever` loop. */
+  protected get shutdownRequested(): boolean {
+    return this.#shutdownRequested;
+  }
+
+  /**
+   * Calls `listener` when `shutdown()` is called; returns a function that
+   * removes it. For mix-ins whose `processRequest` may wait, so that the wait
+   * gives way to a shutdown.
+   */
+  protected onShutdownRequested(listener: () => void): () => void {
+    this.#shutdownListeners.add(listener);
+    return () => this.#shutdownListeners.delete(listener);
   }
 
   /** How many requests wait in the queue. */

@@ -40,15 +40,32 @@ export function EventLoopMixIn<TBase extends ServerClass>(
       return this.#inFlight.size;
     }
 
-    /** Starts handling the request and returns; waits first while `maxConcurrentRequests` run. */
+    /**
+     * Starts handling the request and returns; waits first while
+     * `maxConcurrentRequests` run. A `shutdown()` ends the wait: the request
+     * in hand is then started at once rather than dropped.
+     */
     override async processRequest(request: unknown, clientAddress: unknown): Promise<void> {
       const cap = this.maxConcurrentRequests;
-      while (cap !== null && this.#inFlight.size >= cap) await Promise.race(this.#inFlight);
+      if (cap !== null && this.#inFlight.size >= cap) await this.#waitForSlot(cap);
       const task = this.#processRequestTask(request, clientAddress).catch((error) =>
         this.reportError(request, clientAddress, error),
       );
       this.#inFlight.add(task);
       void task.finally(() => this.#inFlight.delete(task));
+    }
+
+    async #waitForSlot(cap: number): Promise<void> {
+      let stop!: () => void;
+      const stopped = new Promise<void>((resolve) => (stop = resolve));
+      const unsubscribe = this.onShutdownRequested(stop);
+      try {
+        while (this.#inFlight.size >= cap && !this.shutdownRequested) {
+          await Promise.race([...this.#inFlight, stopped]);
+        }
+      } finally {
+        unsubscribe();
+      }
     }
 
     async #processRequestTask(request: unknown, clientAddress: unknown): Promise<void> {

@@ -195,6 +195,30 @@ describe('EventLoopMixIn', () => {
     expect(server.log.filter((l) => l.startsWith('done'))).toEqual(['done x', 'done y']);
   });
 
+  it('shutdown is not held up by a request waiting for a slot under maxConcurrentRequests', async () => {
+    const server = new EventLoopFake(Gate);
+    server.maxConcurrentRequests = 1;
+    for (const name of ['busy', 'next']) {
+      Gate.gates.set(name, deferred());
+      Gate.started.set(name, deferred());
+    }
+    const loop = server.serveForever({ pollInterval: 5 });
+    server.push('busy');
+    server.push('next');
+    await Gate.started.get('busy')!.promise;
+    await server.shutdown();
+    await loop;
+    // The request in hand was started, not dropped.
+    await Gate.started.get('next')!.promise;
+    Gate.gates.get('next')!.resolve();
+    Gate.gates.get('busy')!.resolve();
+    await server.serverClose();
+    expect(server.log.filter((l) => l.startsWith('done')).sort()).toEqual([
+      'done busy',
+      'done next',
+    ]);
+  });
+
   it('serverClose waits for requests in flight when blockOnClose, and errors reach handleError', async () => {
     const server = new EventLoopFake(Gate);
     Gate.gates.set('slow', deferred());
