@@ -206,6 +206,9 @@ describe('EventLoopMixIn', () => {
     server.push('busy');
     server.push('next');
     await Gate.started.get('busy')!.promise;
+    // 'next' has left the queue: processRequest holds it, waiting for a slot.
+    while (server.queuedRequests > 0) await new Promise((r) => setImmediate(r));
+    expect(server.activeRequests).toBe(1);
     await server.shutdown();
     await loop;
     // The request in hand was started, not dropped.
