@@ -1,7 +1,6 @@
 import { defineConfig } from 'tsup';
 
-// Three entries, three files: dist/cli.js (the bin), dist/handlers.js, and
-// dist/child-signals.js (preloaded into forking-mode children). The
+// Two entries, two files: dist/cli.js (the bin) and dist/handlers.js. The
 // handlers module must stay a file of its own, imported by the CLI as
 // `./handlers.js`, because worker threads and child processes import it by
 // its URL (`static moduleUrl = import.meta.url`). Bundling it into cli.js, or
@@ -11,7 +10,6 @@ export default defineConfig({
   entry: {
     cli: 'src/cli.ts',
     handlers: 'src/handlers.ts',
-    'child-signals': 'src/child-signals.ts',
   },
   format: ['esm'],
   dts: false,

@@ -142,9 +142,9 @@ export const modes: Record<Mode, ModeRow> = {
   forking: {
     packageName: '@socketserver/mixin-forking',
     wrap: async (Base) => (await import('@socketserver/mixin-forking')).ForkingMixIn(Base),
-    // Children ignore a terminal's Ctrl-C, meant for the whole process group:
-    // the parent shuts down gracefully and lets their requests finish.
-    settings: { childExecArgv: ['--import', new URL('./child-signals.js', import.meta.url).href] },
+    // Children ignore SIGINT/SIGTERM sent to the whole process group (Ctrl-C):
+    // the mix-in's parent shuts down gracefully and lets their requests finish.
+    settings: {},
   },
 };
 

@@ -507,7 +507,7 @@ export class ChildPool implements ChildPoolSettings {
     if (child.current === record) child.current = null;
     // A channel that failed to write is broken: replace the child.
     this.#retire(child);
-    child.process.kill();
+    child.process.kill('SIGKILL');
   }
 
   #onMessage(child: Child, message: ChildMessage): void {
@@ -619,9 +619,9 @@ export class ChildPool implements ChildPoolSettings {
     } else unref(child);
     if (child.process.connected) {
       child.process.send({ t: 'retire' } satisfies ParentMessage, (error) => {
-        if (error) child.process.kill();
+        if (error) child.process.kill('SIGKILL');
       });
-    } else child.process.kill();
+    } else child.process.kill('SIGKILL');
   }
 
   #gone(

@@ -253,6 +253,12 @@ function main(): void {
     setTimeout(() => process.exit(0), ORPHAN_GRACE).unref();
     maybeExit();
   });
+  // Ctrl-C (SIGINT) and a service manager's SIGTERM reach the whole process group, children
+  // included. The parent owns the lifecycle: it stops taking requests and retires each child
+  // once its request is done, and a child whose parent is gone exits on 'disconnect'. Dying
+  // here at once would cut the request in flight.
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', ignore);
   process.on('message', onMessage);
   void send({ t: 'ready' });
 }

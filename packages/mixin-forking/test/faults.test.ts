@@ -124,6 +124,15 @@ describe('a child that dies mid-request', () => {
     }
   }
 
+  it('SIGINT and SIGTERM to a child (Ctrl-C or a service manager signal the process group) do not cut its request', async () => {
+    const { server, clients, pids } = await threeClients();
+    process.kill(pids[1]!, 'SIGINT');
+    process.kill(pids[1]!, 'SIGTERM');
+    await othersComplete(clients, [0, 1, 2]);
+    expect(isAlive(pids[1]!)).toBe(true);
+    expect(server.log.errors).toHaveLength(0);
+  });
+
   it('SIGKILL: that connection closes, handleError names the request and the signal, others complete', async () => {
     const { server, clients, pids } = await threeClients();
     process.kill(pids[1]!, 'SIGKILL');
