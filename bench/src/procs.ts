@@ -18,6 +18,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const benchDir = resolve(here, '..');
 
 const live = new Set<ChildProcess>();
+/** Servers' process groups, kept until killed (their leader may exit before its children). */
+const groups = new Set<ChildProcess>();
 let hooked = false;
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -33,12 +35,24 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** SIGKILLs whatever is left of a process group whose leader may already have exited. */
+function killRemainingGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // the group is empty
+  }
+}
+
 /** Kills every process this module started (synchronous, safe in an exit handler). */
 export function killAll(): void {
   for (const child of live) {
     child.stdin?.destroy();
     killGroup(child, 'SIGKILL');
   }
+  for (const child of groups) killRemainingGroup(child);
+  groups.clear();
   live.clear();
 }
 
@@ -93,6 +107,7 @@ export function startServer(
       })
     : spawn(command, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   live.add(child);
+  groups.add(child);
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (text: string) => {
@@ -142,8 +157,10 @@ export function startServer(
     killGroup(child, 'SIGTERM');
     await exited;
     clearTimeout(timer);
-    // A forking server's children are in the group too: make sure none stays.
-    killGroup(child, 'SIGKILL');
+    groups.delete(child);
+    // A forking server's children are in the group too (and may ignore SIGTERM, or outlive
+    // the leader): make sure none stays, even though the leader has exited.
+    killRemainingGroup(child);
   };
   const timeoutMs = options.timeoutMs ?? 20_000;
   return Promise.race([nextLine('READY ', timeoutMs), nextLine('UNAVAILABLE ', timeoutMs)]).then(
