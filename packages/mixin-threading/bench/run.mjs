@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { EventLoopMixIn } from '@socketserver/core';
 import { TCPServer } from '@socketserver/transport-inet';
 import { ThreadingMixIn } from '../dist/index.js';
+import { roundsPerSecond } from './ceiling.mjs';
 import { burn, CpuHandler, EchoHandler } from './handlers.mjs';
 
 const { values } = parseArgs({
@@ -96,7 +97,7 @@ const cpuSpent = process.cpuUsage(cpuBefore);
 const perRequestMs = (cpuSpent.user + cpuSpent.system) / 1000 / 10;
 console.log(
   `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), ` +
-    `${hashRounds} SHA-256 rounds per request (${perRequestMs.toFixed(1)} ms of CPU), ` +
+    `${hashRounds} KiB hashed (SHA-256) per request (${perRequestMs.toFixed(1)} ms of CPU), ` +
     `warm-up ${warmup} ms, measured ${duration} ms per run`,
 );
 console.log(
@@ -106,6 +107,12 @@ console.log(
 );
 const rows = [];
 if (values.only !== 'echo') {
+  // What this machine gives two threads right now, with no server at all.
+  const one = await roundsPerSecond(1);
+  const two = await roundsPerSecond(2);
+  console.log(
+    `machine ceiling now: 2 threads hash ${(two / one).toFixed(2)}x what 1 thread does (no server; goal (a) needs about 1.7x)`,
+  );
   const cpuEvent = await measure(EventLoopServer, CpuHandler, 'cpu', 8);
   // One thread per core: the handler only computes.
   const cpuThread = await measure(ThreadingServer, CpuHandler, 'cpu', 8, {
