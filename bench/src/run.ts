@@ -510,6 +510,12 @@ interface RowResult {
 let tempDir = '';
 let socketCounter = 0;
 
+/** A unique prefix for one generator's Unix datagram client sockets (rows may run in parallel). */
+function clientPathPrefix(): string {
+  socketCounter++;
+  return join(tempDir, `c${socketCounter}`);
+}
+
 function socketPath(): string {
   socketCounter++;
   return join(tempDir, `s${socketCounter}.sock`);
@@ -607,7 +613,7 @@ async function runEcho(row: EchoRow): Promise<RowResult> {
       host: server.ready.host,
       port: server.ready.port,
       path: server.ready.path,
-      clientPath: join(tempDir, `c${socketCounter}-${index}`),
+      clientPath: clientPathPrefix(),
       connections,
       lineLength: settings.lineLength,
       warmupMs: settings.warmupMs,
