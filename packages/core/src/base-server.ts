@@ -9,6 +9,11 @@ import { QueueFullError, SocketServerError } from './errors.js';
 import { assertNotHandlerHost } from './handler-module.js';
 import type { Address, Awaitable } from './types.js';
 
+/** Whether a hook returned a promise (or any thenable) rather than a plain value. */
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
 /** Options of {@link BaseServer.serveForever}. */
 export interface ServeForeverOptions {
   /** How often, at most, the loop wakes to check for shutdown and run `serviceActions` (ms, default 500). */
@@ -145,11 +150,13 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
     // One timer for the whole loop, not one per wait: it wakes an idle loop every pollInterval.
     const ticker = setInterval(() => this.#notify(), pollInterval);
     try {
+      // Hooks that return plain values are not awaited: each await costs a turn per request.
       while (!this.#shutdownRequested) {
-        const ready = await this.#waitForRequest(null);
+        const ready = this.#queue.length > 0 || (await this.#waitForRequest(null));
         if (this.#shutdownRequested) break;
         if (ready) await this.#handleRequestNoblock();
-        await this.serviceActions();
+        const actions = this.serviceActions();
+        if (isThenable(actions)) await actions;
       }
     } finally {
       clearInterval(ticker);
@@ -184,15 +191,19 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
   }
 
   async #handleRequestNoblock(): Promise<void> {
-    const next = await this.getRequest();
+    let next = this.getRequest();
+    if (isThenable(next)) next = await next;
     if (next === undefined) return;
     const [request, clientAddress] = next;
-    if (!(await this.verifyRequest(request, clientAddress))) {
-      await this.shutdownRequest(request);
-      return;
-    }
     try {
-      await this.processRequest(request, clientAddress);
+      let verified = this.verifyRequest(request, clientAddress);
+      if (isThenable(verified)) verified = await verified;
+      if (!verified) {
+        await this.shutdownRequest(request);
+        return;
+      }
+      const processing = this.processRequest(request, clientAddress);
+      if (isThenable(processing)) await processing;
     } catch (error) {
       await this.handleError(request, clientAddress, error);
       await this.shutdownRequest(request);
@@ -234,14 +245,13 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
    * Processes the request: `finishRequest`, then `shutdownRequest`. This is
    * the hook the concurrency mix-ins override.
    */
-  async processRequest(request: Req, clientAddress: A): Promise<void> {
-    await this.finishRequest(request, clientAddress);
-    await this.shutdownRequest(request);
+  processRequest(request: Req, clientAddress: A): Awaitable<void> {
+    return this.finishRequest(request, clientAddress).then(() => this.shutdownRequest(request));
   }
 
   /** Finishes one request by instantiating `RequestHandlerClass` and running it. */
-  async finishRequest(request: Req, clientAddress: A): Promise<void> {
-    await new this.RequestHandlerClass(request, clientAddress, this).run();
+  finishRequest(request: Req, clientAddress: A): Promise<void> {
+    return new this.RequestHandlerClass(request, clientAddress, this).run();
   }
 
   /** Shuts down and closes one request. May be overridden. */

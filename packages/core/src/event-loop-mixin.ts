@@ -4,6 +4,7 @@
  * @module
  */
 import type { BaseServer } from './base-server.js';
+import type { Awaitable } from './types.js';
 
 /** A server class `EventLoopMixIn` can extend: any {@link BaseServer} subclass. */
 export type ServerClass = abstract new (...args: any[]) => BaseServer<any, any>;
@@ -45,14 +46,26 @@ export function EventLoopMixIn<TBase extends ServerClass>(
      * `maxConcurrentRequests` run. A `shutdown()` ends the wait: the request
      * in hand is then started at once rather than dropped.
      */
-    override async processRequest(request: unknown, clientAddress: unknown): Promise<void> {
+    override processRequest(request: unknown, clientAddress: unknown): Awaitable<void> {
       const cap = this.maxConcurrentRequests;
-      if (cap !== null && this.#inFlight.size >= cap) await this.#waitForSlot(cap);
-      const task = this.#processRequestTask(request, clientAddress).catch((error) =>
-        this.reportError(request, clientAddress, error),
+      if (cap !== null && this.#inFlight.size >= cap) {
+        return this.#waitForSlot(cap).then(() => this.#start(request, clientAddress));
+      }
+      this.#start(request, clientAddress);
+    }
+
+    /** Runs the request in the background; `#inFlight` holds a promise that never rejects. */
+    #start(request: unknown, clientAddress: unknown): void {
+      const settled: Promise<void> = this.#processRequestTask(request, clientAddress).then(
+        () => {
+          this.#inFlight.delete(settled);
+        },
+        (error: unknown) => {
+          this.#inFlight.delete(settled);
+          this.reportError(request, clientAddress, error);
+        },
       );
-      this.#inFlight.add(task);
-      void task.finally(() => this.#inFlight.delete(task));
+      this.#inFlight.add(settled);
     }
 
     async #waitForSlot(cap: number): Promise<void> {

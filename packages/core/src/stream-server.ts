@@ -34,6 +34,13 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
   allowReusePort = false;
 
   #connections = new Set<Socket>();
+  /** One 'close' listener shared by every connection, not a closure each. */
+  readonly #forget = (() => {
+    const connections = this.#connections;
+    return function (this: Socket) {
+      connections.delete(this);
+    };
+  })();
 
   /** How to listen: options for `net.Server.listen` (the address part). For transports. */
   protected abstract listenOptions(): ListenOptions;
@@ -128,7 +135,7 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
       return;
     }
     this.#connections.add(socket);
-    socket.once('close', () => this.#connections.delete(socket));
+    socket.once('close', this.#forget);
     if (!this.enqueueRequest(socket, this.clientAddressOf(socket))) socket.destroy();
   }
 }

@@ -30,7 +30,6 @@ export class SocketWriter implements Writer {
   #socket: Socket;
   #highWaterMark: number;
   #flushed: Promise<void> | null = null;
-  #error: Error | null = null;
 
   /**
    * @param socket - the connection.
@@ -39,9 +38,6 @@ export class SocketWriter implements Writer {
   constructor(socket: Socket, options: { highWaterMark?: number } = {}) {
     this.#socket = socket;
     this.#highWaterMark = Math.max(0, options.highWaterMark ?? 0);
-    socket.on('error', (error) => {
-      this.#error ??= error;
-    });
   }
 
   /** Unsent bytes held in user space for this connection. */
@@ -51,7 +47,7 @@ export class SocketWriter implements Writer {
 
   write(data: string | Uint8Array): Promise<void> {
     const socket = this.#socket;
-    if (this.#error !== null) return Promise.reject(this.#error);
+    if (socket.errored) return Promise.reject(socket.errored);
     if (socket.destroyed || socket.writableEnded) {
       return Promise.reject(new ClosedError('the connection'));
     }
@@ -60,8 +56,8 @@ export class SocketWriter implements Writer {
   }
 
   flush(): Promise<void> {
-    if (this.#error !== null) return Promise.reject(this.#error);
     const socket = this.#socket;
+    if (socket.errored) return Promise.reject(socket.errored);
     if (socket.writableEnded) return socket.writableFinished ? DONE : finished(socket);
     return socket.writableLength === 0 ? DONE : this.#whenFlushed();
   }
@@ -73,7 +69,7 @@ export class SocketWriter implements Writer {
       // Writes complete in order: an empty write's callback runs after all before it.
       socket.write(EMPTY, (error) => {
         this.#flushed = null;
-        if (error) reject(this.#error ?? error);
+        if (error) reject(socket.errored ?? error);
         else resolve();
       });
     });
@@ -102,16 +98,17 @@ export class BufferWriter implements Writer {
   #chunks: Buffer[] = [];
 
   write(data: string | Uint8Array): Promise<void> {
-    this.#chunks.push(typeof data === 'string' ? Buffer.from(data) : Buffer.from(data));
-    return Promise.resolve();
+    // A copy: the caller may reuse its buffer before the reply is sent.
+    this.#chunks.push(Buffer.from(data as Uint8Array));
+    return DONE;
   }
 
   flush(): Promise<void> {
-    return Promise.resolve();
+    return DONE;
   }
 
   /** Everything written so far (Python's `BytesIO.getvalue()`). */
   getValue(): Buffer {
-    return Buffer.concat(this.#chunks);
+    return this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
   }
 }
