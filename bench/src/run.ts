@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -863,6 +864,71 @@ async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Pro
   }
 }
 
+// ---------------------------------------------------------------- core alone
+
+const MICRO_CASES: Array<{ id: string; label: string }> = [
+  { id: 'dgram-plain', label: 'datagram request, plain `DatagramServer` (fake transport)' },
+  {
+    id: 'dgram-evloop',
+    label: 'datagram request, `EventLoopMixIn(DatagramServer)` (fake transport)',
+  },
+  {
+    id: 'lines-forawait',
+    label: '64-byte line through `Reader`, `for await (const line of rfile)`',
+  },
+  { id: 'lines-readline', label: '64-byte line through `Reader`, `await rfile.readline()`' },
+];
+
+interface MicroResult {
+  id: string;
+  label: string;
+  /** Median over the runs, ns of CPU per operation; NaN when it failed. */
+  nsPerOp: number;
+  runs: number[];
+  reason?: string;
+}
+
+function runMicro(id: string, count: number): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      process.execPath,
+      [resolve(benchDir, 'dist', 'micro.js'), id, String(count)],
+      { timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const line = stdout.split('\n').find((text) => text.startsWith('MICRO '));
+        if (error || line === undefined) {
+          reject(new Error(`${error?.message ?? 'no result'} ${stderr.trim().slice(-200)}`));
+          return;
+        }
+        resolvePromise((JSON.parse(line.slice(6)) as { nsPerOp: number }).nsPerOp);
+      },
+    );
+  });
+}
+
+async function runMicros(): Promise<MicroResult[]> {
+  const count = smoke ? 5_000 : 200_000;
+  const repeats = smoke ? 1 : 5;
+  const results: MicroResult[] = MICRO_CASES.map((entry) => ({
+    ...entry,
+    nsPerOp: Number.NaN,
+    runs: [],
+  }));
+  try {
+    // Alternate the cases, so that a busy moment of the machine does not fall on one of them.
+    for (let round = 0; round < repeats; round++) {
+      for (const result of results) result.runs.push(await runMicro(result.id, count));
+    }
+    for (const result of results) {
+      const sorted = [...result.runs].sort((a, b) => a - b);
+      result.nsPerOp = sorted[Math.floor(sorted.length / 2)]!;
+    }
+  } catch (error) {
+    for (const result of results) result.reason ??= (error as Error).message;
+  }
+  return results;
+}
+
 // ---------------------------------------------------------------- report
 
 const fmt = {
@@ -893,6 +959,7 @@ function report(
   echo: Map<string, RowResult>,
   list: EchoRow[],
   memory: MemoryResult[],
+  micro: MicroResult[],
   started: Date,
   seconds: number,
 ): { markdown: string; goals: Goal[] } {
@@ -983,6 +1050,23 @@ function report(
           : '';
       out.push(
         `| ${result.label} | ${result.connections} | ${fmt.bytes(result.rssBefore)} | ${fmt.bytes(result.rssAfter)} | ${fmt.bytes(result.perConnection)} | ${ratio} | ${fmt.bytes(result.heapPerConnection)} / ${fmt.bytes(result.heapTotalPerConnection)} | ${fmt.bytes(result.externalPerConnection)} |`,
+      );
+    }
+  }
+  if (micro.length > 0) {
+    out.push(
+      '',
+      '## Core alone, without sockets (CPU time of one process per operation, median of the runs)',
+      '',
+      'Steadier than the rates above on a shared machine: a regression in core shows here first. ' +
+        'Run by `dist/micro.js` in a fresh process per run.',
+      '',
+    );
+    out.push('| operation | ns of CPU per operation | runs |');
+    out.push('|---|--:|---|');
+    for (const result of micro) {
+      out.push(
+        `| ${result.label} | ${Number.isFinite(result.nsPerOp) ? Math.round(result.nsPerOp).toLocaleString('en-US') : `FAILED: ${result.reason ?? ''}`} | ${result.runs.map((ns) => Math.round(ns)).join(', ')} |`,
       );
     }
   }
@@ -1168,7 +1252,21 @@ async function main(): Promise<void> {
     });
     for (const row of MEMORY_ROWS) memory.push(results.get(row.id)!);
   }
-  const { markdown, goals } = report(echo, list, memory, started, (performance.now() - t0) / 1000);
+  const micro: MicroResult[] =
+    flags.only === undefined || flags.only === 'micro' ? await runMicros() : [];
+  for (const result of micro) {
+    process.stderr.write(
+      `[micro] ${result.id.padEnd(25)} ${Number.isFinite(result.nsPerOp) ? `${Math.round(result.nsPerOp)} ns CPU per operation` : `failed: ${result.reason}`}\n`,
+    );
+  }
+  const { markdown, goals } = report(
+    echo,
+    list,
+    memory,
+    micro,
+    started,
+    (performance.now() - t0) / 1000,
+  );
   process.stdout.write(`${markdown}\n`);
   if (flags.json) {
     writeFileSync(
@@ -1180,6 +1278,7 @@ async function main(): Promise<void> {
           settings,
           rows: list.map((row) => ({ ...row, result: echo.get(row.id) })),
           memory,
+          micro,
           goals,
         },
         null,

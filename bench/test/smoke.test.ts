@@ -63,6 +63,7 @@ it('runs every row of the benchmark with no wrong or lost reply', async () => {
       };
     }>;
     memory: Array<{ id: string; status: string; reason?: string; connections: number }>;
+    micro: Array<{ id: string; nsPerOp: number | null; reason?: string }>;
   };
   expect(report.rows.length).toBeGreaterThan(30);
   for (const row of report.rows) {
@@ -101,6 +102,16 @@ it('runs every row of the benchmark with no wrong or lost reply', async () => {
     'mem:unix-raw',
     'mem:unix-evloop',
   ]);
+  expect(report.micro.map((entry) => entry.id)).toEqual([
+    'dgram-plain',
+    'dgram-evloop',
+    'lines-forawait',
+    'lines-readline',
+  ]);
+  for (const entry of report.micro) {
+    expect(entry.reason, entry.id).toBeUndefined();
+    expect(entry.nsPerOp, entry.id).toBeGreaterThan(0);
+  }
   for (const entry of report.memory) {
     if (entry.status === 'unavailable') expect(entry.reason, entry.id).toMatch(MISSING);
     else expect(`${entry.id}: ${entry.status} ${entry.reason ?? ''}`).toBe(`${entry.id}: ok `);

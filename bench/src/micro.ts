@@ -1,0 +1,125 @@
+/**
+ * Core alone, without sockets: `node micro.js <case> <count>` prints
+ * `MICRO {"case", "nsPerOp"}` with the CPU time of this process per
+ * operation. Cases:
+ * - `dgram-plain`, `dgram-evloop`: one datagram request through
+ *   `DatagramServer` (a fake transport fed 50 packets at a time, as 50 clients
+ *   with one datagram outstanding), the serve loop, the mix-in, and the echo
+ *   `DatagramRequestHandler` (rfile, wfile, reply).
+ * - `lines-forawait`, `lines-readline`: one 64-byte line through a `Reader`
+ *   taken by `for await` or by `await readline()`.
+ *
+ * CPU time of one process is steadier than rates on a shared machine, so
+ * these numbers track core's own overhead from run to run.
+ *
+ * @module
+ */
+import { DatagramRequestHandler, DatagramServer, EventLoopMixIn, Reader } from '@socketserver/core';
+
+type Address = { host: string; port: number; family: 'IPv4' };
+
+async function datagrams(count: number, evloop: boolean): Promise<void> {
+  let sent = 0;
+  let target = 0;
+  let wake: (() => void) | null = null;
+  class FakeServer extends DatagramServer<Address> {
+    protected override sendPacket(): Promise<void> {
+      sent++;
+      if (wake !== null && sent >= target) {
+        const resolve = wake;
+        wake = null;
+        resolve();
+      }
+      return Promise.resolve();
+    }
+    feed(packet: Buffer, address: Address): void {
+      this.receivePacket(packet, address);
+    }
+  }
+  class Echo extends DatagramRequestHandler<Address> {
+    override async handle(): Promise<void> {
+      await this.wfile.write(await this.rfile.read());
+    }
+  }
+  const Server = evloop ? EventLoopMixIn(FakeServer) : FakeServer;
+  const server = new (Server as typeof FakeServer)(
+    { host: '127.0.0.1', port: 1, family: 'IPv4' },
+    Echo,
+  );
+  const serving = server.serveForever({ pollInterval: 60_000 });
+  const packet = Buffer.alloc(64, 0x61);
+  const address: Address = { host: '127.0.0.1', port: 5000, family: 'IPv4' };
+  for (let done = 0; done < count; done += 50) {
+    target = sent + 50;
+    for (let i = 0; i < 50; i++) server.feed(packet, address);
+    await new Promise<void>((resolve) => {
+      if (sent >= target) resolve();
+      else wake = resolve;
+    });
+  }
+  await server.shutdown();
+  await serving;
+  await server.serverClose();
+}
+
+async function lines(count: number, forAwait: boolean): Promise<void> {
+  const reader = new Reader({ flow: { pause() {}, resume() {} } });
+  const line = Buffer.alloc(64, 0x61);
+  line[63] = 0x0a;
+  let taken = 0;
+  let wake: (() => void) | null = null;
+  const consumer = (async () => {
+    const took = () => {
+      taken++;
+      if (wake !== null) {
+        const resolve = wake;
+        wake = null;
+        resolve();
+      }
+    };
+    if (forAwait) {
+      for await (const _ of reader) took();
+    } else {
+      while ((await reader.readline()).length > 0) took();
+    }
+  })();
+  for (let i = 0; i < count; i++) {
+    reader.push(line);
+    if (taken <= i) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  }
+  reader.end();
+  await consumer;
+}
+
+const CASES: Record<string, (count: number) => Promise<void>> = {
+  'dgram-plain': (count) => datagrams(count, false),
+  'dgram-evloop': (count) => datagrams(count, true),
+  'lines-forawait': (count) => lines(count, true),
+  'lines-readline': (count) => lines(count, false),
+};
+
+async function main(): Promise<void> {
+  const name = process.argv[2] ?? '';
+  const count = Number(process.argv[3] ?? 200_000);
+  const run = CASES[name];
+  if (run === undefined) {
+    process.stderr.write(`usage: node micro.js <${Object.keys(CASES).join('|')}> [count]\n`);
+    process.exit(2);
+  }
+  await run(Math.max(1000, Math.floor(count / 4))); // warm up
+  const before = process.cpuUsage();
+  await run(count);
+  const cpu = process.cpuUsage(before);
+  process.stdout.write(
+    `MICRO ${JSON.stringify({ case: name, nsPerOp: ((cpu.user + cpu.system) * 1000) / count })}\n`,
+  );
+}
+
+main().catch((error) => {
+  process.stderr.write(`micro: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
