@@ -126,7 +126,15 @@ export function startServer(
       if (at >= 0) waiters.splice(at, 1)[0]!.resolve(line);
     }
   });
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  let spawnError: Error | null = null;
+  const exited = new Promise<void>((done) => {
+    child.once('exit', () => done());
+    // A program that cannot start (python3 not installed) emits 'error' and may never exit.
+    child.once('error', (error) => {
+      spawnError = error;
+      done();
+    });
+  });
   exited.then(() => live.delete(child));
   const nextLine = (prefix: string, timeoutMs: number) =>
     new Promise<string>((resolvePromise, reject) => {
@@ -144,10 +152,12 @@ export function startServer(
       exited.then(() => {
         clearTimeout(timer);
         reject(
-          new ServerStartError(
-            'failed',
-            `exited (${child.exitCode ?? child.signalCode}) ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
-          ),
+          spawnError !== null
+            ? new ServerStartError('unavailable', `${command} cannot start: ${spawnError.message}`)
+            : new ServerStartError(
+                'failed',
+                `exited (${child.exitCode ?? child.signalCode}) ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+              ),
         );
       });
     });
