@@ -4,7 +4,10 @@
 // a client:
 //   1. core + transport-inet: a TCP echo (and unix-dgram must not come along);
 //   2. core + transport-unix: a Unix stream echo and a Unix datagram echo
-//      (the native addon unix-dgram is built by npm from source).
+//      (the native addon unix-dgram is built by npm from source);
+//   3. core + transport-inet + both mix-ins: the same handler module served
+//      by ThreadingMixIn(TCPServer) and ForkingMixIn(TCPServer), the worker
+//      and the child importing it from the installed layout.
 // Exits non-zero on any failure.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -145,6 +148,72 @@ try {
     rmSync(dir, { recursive: true, force: true });
   }`,
   );
+  const mixins = install('mixins', [
+    core,
+    pack('packages/transport-inet'),
+    pack('packages/mixin-threading'),
+    pack('packages/mixin-forking'),
+  ]);
+  // The handler lives in a module of its own, as workers and children import it.
+  writeFileSync(
+    join(mixins, 'handler.mjs'),
+    `import { StreamRequestHandler } from '@socketserver/core';
+export class Upper extends StreamRequestHandler {
+  static moduleUrl = import.meta.url;
+  async handle() {
+    for await (const line of this.rfile) await this.wfile.write(line.toString().toUpperCase() + process.pid);
+  }
+}
+`,
+  );
+  writeFileSync(
+    join(mixins, 'handler.cjs'),
+    `const { pathToFileURL } = require('node:url');
+const { StreamRequestHandler } = require('@socketserver/core');
+class Upper extends StreamRequestHandler {
+  static moduleUrl = pathToFileURL(__filename).href;
+  async handle() {
+    for await (const line of this.rfile) await this.wfile.write(line.toString().toUpperCase() + process.pid);
+  }
+}
+module.exports = { Upper };
+`,
+  );
+  for (const kind of ['mjs', 'cjs']) {
+    const load = kind === 'mjs' ? `await import('./handler.mjs')` : `require('./handler.cjs')`;
+    writeFileSync(
+      join(mixins, `mixins.${kind}`),
+      script(
+        kind,
+        [
+          ['TCPServer', '@socketserver/transport-inet'],
+          ['ThreadingMixIn', '@socketserver/mixin-threading'],
+          ['ForkingMixIn', '@socketserver/mixin-forking'],
+          ['connect', 'node:net'],
+        ],
+        `  const { Upper } = ${load};
+  const results = [];
+  for (const [name, Mixed] of [['threading', ThreadingMixIn(TCPServer)], ['forking', ForkingMixIn(TCPServer)]]) {
+    const server = await Mixed.create({ host: '127.0.0.1', port: 0 }, Upper);
+    const serving = server.serveForever({ pollInterval: 50 });
+    const client = connect(server.serverAddress.port, '127.0.0.1');
+    let reply = '';
+    client.on('data', (d) => (reply += d));
+    client.end('hello\\n');
+    await new Promise((r) => client.on('close', r));
+    await server.shutdown();
+    await serving;
+    await server.serverClose();
+    const [line, pid] = [reply.slice(0, 6), Number(reply.slice(6))];
+    if (line !== 'HELLO\\n' || !pid) throw new Error(name + ': unexpected reply ' + JSON.stringify(reply));
+    if (name === 'forking' && pid === process.pid) throw new Error('forking: not handled in a child');
+    results.push(name + ' ok');
+  }
+  console.log(results.join(', '));`,
+      ),
+    );
+    process.stdout.write(`mixins.${kind}: ${run('node', [`mixins.${kind}`], mixins)}`);
+  }
   console.log('pack check passed');
 } finally {
   rmSync(work, { recursive: true, force: true });
