@@ -10,13 +10,13 @@
 /** The stable codes carried by {@link SocketServerError}. */
 export type SocketServerErrorCode =
   | 'ERR_SOCKETSERVER_INVALID_ARGUMENT'
-  | 'ERR_SOCKETSERVER_NOT_BOUND'
   | 'ERR_SOCKETSERVER_CLOSED'
   | 'ERR_SOCKETSERVER_ALREADY_SERVING'
   | 'ERR_SOCKETSERVER_TIMEOUT'
   | 'ERR_SOCKETSERVER_INCOMPLETE_READ'
   | 'ERR_SOCKETSERVER_QUEUE_FULL'
   | 'ERR_SOCKETSERVER_UNSUPPORTED'
+  | 'ERR_SOCKETSERVER_SERVER_IN_HANDLER_HOST'
   | (string & {});
 
 /** Base class of every error raised by @socketserver. */
