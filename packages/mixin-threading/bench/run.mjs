@@ -69,9 +69,10 @@ function load(mode, port, connections) {
   });
 }
 
-async function measure(Server, Handler, mode, connections) {
+async function measure(Server, Handler, mode, connections, settings = {}) {
   const server = await Server.create({ host: '127.0.0.1', port: 0 }, Handler, {
     requestQueueSize: 128,
+    ...settings,
   });
   if (typeof server.startThreads === 'function') await server.startThreads();
   const serving = server.serveForever({ pollInterval: 100 });
