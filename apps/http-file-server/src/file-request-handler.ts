@@ -22,7 +22,8 @@ import { resolve } from 'node:path';
 import { ClosedError } from '@socketserver/core';
 import mime from 'mime-types';
 import parseRange from 'range-parser';
-import { HTTPError, HTTPRequestHandler } from './http-request-handler.js';
+import { type CachedFile, DEFAULT_FILE_CACHE_LIMITS, FileCache, isRacy } from './file-cache.js';
+import { HTTPError, HTTPRequestHandler, httpDate } from './http-request-handler.js';
 import { displayName, type ListingEntry, renderListing, sortEntries } from './listing.js';
 import { canonicalPath, type ParsedTarget, parseTarget } from './target.js';
 
@@ -47,6 +48,17 @@ export interface FileSettings {
   maxListingEntries: number;
   /** Files served instead of a listing (default `index.html`, `index.htm`). */
   indexFiles: readonly string[];
+  /**
+   * Keep the bytes of small files between requests, revalidated by one
+   * `stat` on each use (default true; see the README's "File cache").
+   */
+  fileCache: boolean;
+  /** Most files in the cache (default 1000). */
+  fileCacheEntries: number;
+  /** Most bytes in the cache (default 16 MiB). */
+  fileCacheBytes: number;
+  /** Largest file the cache keeps (default 64 KiB). */
+  fileCacheMaxFileSize: number;
 }
 
 /** The defaults of {@link FileSettings} (`directory` is resolved when a request is handled). */
@@ -56,7 +68,23 @@ export const DEFAULT_FILE_SETTINGS: Readonly<Omit<FileSettings, 'directory'>> = 
   maxRanges: 16,
   maxListingEntries: 10_000,
   indexFiles: Object.freeze(['index.html', 'index.htm']),
+  fileCache: true,
+  fileCacheEntries: DEFAULT_FILE_CACHE_LIMITS.maxEntries,
+  fileCacheBytes: DEFAULT_FILE_CACHE_LIMITS.maxBytes,
+  fileCacheMaxFileSize: DEFAULT_FILE_CACHE_LIMITS.maxFileSize,
 });
+
+/** The file caches of this thread or process, one per served root and settings. */
+const fileCaches = new Map<string, FileCache>();
+
+/**
+ * The file caches of this thread or process that serve `directory` (one
+ * per combination of settings), for tests and diagnostics.
+ */
+export function fileCachesOf(directory: string): FileCache[] {
+  const root = resolve(directory);
+  return [...fileCaches].filter(([key]) => key.split('\0')[0] === root).map(([, cache]) => cache);
+}
 
 /** Files up to this size are read in one call and sent with the head in one write. */
 const SMALL_FILE = 64 * 1024;
@@ -69,6 +97,19 @@ interface OpenFile {
   fd: number;
   st: Stats;
   real: Buffer;
+  /** The path it was opened by. */
+  path: Buffer;
+}
+
+/** What a response needs to know of a file; `body` holds its bytes when they are in memory. */
+interface FileFacts {
+  readonly size: number;
+  readonly etag: string;
+  /** Modification time in whole seconds, in ms. */
+  readonly mtime: number;
+  readonly lastModified: string;
+  readonly contentType: string;
+  readonly body: Buffer | null;
 }
 
 let hasProcFd: boolean | undefined;
@@ -136,6 +177,19 @@ export function entityTag(st: Stats): string {
   return `"${st.ino.toString(16)}-${st.size.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}"`;
 }
 
+/** A file's response fields from its `fstat` and name (MIME type from the name). */
+function fileFacts(st: Stats, name: string): FileFacts {
+  const mtime = Math.floor(st.mtimeMs / 1000) * 1000;
+  return {
+    size: st.size,
+    etag: entityTag(st),
+    mtime,
+    lastModified: new Date(mtime).toUTCString(),
+    contentType: mime.contentType(name) || 'application/octet-stream',
+    body: null,
+  };
+}
+
 /** Splits an `If-Match`/`If-None-Match` list into entity tags. */
 function tagList(value: string): string[] {
   return value.match(/(?:W\/)?"[^"]*"|\*/g) ?? [];
@@ -167,11 +221,37 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
   maxRanges = DEFAULT_FILE_SETTINGS.maxRanges;
   maxListingEntries = DEFAULT_FILE_SETTINGS.maxListingEntries;
   indexFiles: readonly string[] = DEFAULT_FILE_SETTINGS.indexFiles;
+  fileCache = DEFAULT_FILE_SETTINGS.fileCache;
+  fileCacheEntries = DEFAULT_FILE_SETTINGS.fileCacheEntries;
+  fileCacheBytes = DEFAULT_FILE_SETTINGS.fileCacheBytes;
+  fileCacheMaxFileSize = DEFAULT_FILE_SETTINGS.fileCacheMaxFileSize;
 
-  /** Resolves `directory` (default: the current directory). */
+  #cache: FileCache | null = null;
+
+  /** Resolves `directory` (default: the current directory) and finds the file cache. */
   override setup(): void {
     super.setup();
     this.directory = resolve(this.directory || process.cwd());
+    if (this.fileCache) {
+      const key = [
+        this.directory,
+        this.followSymlinks,
+        this.dotfiles,
+        this.fileCacheEntries,
+        this.fileCacheBytes,
+        this.fileCacheMaxFileSize,
+      ].join('\0');
+      let cache = fileCaches.get(key);
+      if (cache === undefined) {
+        cache = new FileCache({
+          maxEntries: this.fileCacheEntries,
+          maxBytes: this.fileCacheBytes,
+          maxFileSize: this.fileCacheMaxFileSize,
+        });
+        fileCaches.set(key, cache);
+      }
+      this.#cache = cache;
+    }
   }
 
   /** Serves a GET request. */
@@ -185,6 +265,20 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
   }
 
   async #serve(withBody: boolean): Promise<void> {
+    // The cache is keyed by the target's path as received: the same string
+    // always parses the same way, so a hit needs no parsing nor checks.
+    const cache = this.#cache;
+    let key = '';
+    if (cache !== null) {
+      const path = this.path;
+      const query = path.indexOf('?');
+      key = query < 0 ? path : path.slice(0, query);
+      const entry = cache.lookup(key);
+      if (entry !== undefined) {
+        await this.#serveFile(entry, -1, entry, withBody);
+        return;
+      }
+    }
     let target: ParsedTarget;
     try {
       target = parseTarget(this.path);
@@ -199,6 +293,8 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
         return;
       }
     }
+    // Taken before the file is looked at: see isRacy.
+    const now = Date.now();
     const file = this.#openInside(target.segments);
     if (file === null) {
       await this.sendError(404, 'File not found');
@@ -216,10 +312,49 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
         return;
       }
       const name = displayName(target.segments.at(-1) ?? Buffer.alloc(0));
-      await this.#serveFile(fd, st, name, withBody);
+      const entry = cache === null ? null : this.#cacheFile(cache, key, file, name, now);
+      await this.#serveFile(entry ?? fileFacts(st, name), fd, entry, withBody);
     } finally {
       closeQuietly(fd);
     }
+  }
+
+  /**
+   * Reads a small file whole and keeps it in the cache, unless it changed
+   * too recently ({@link isRacy}) or did not read back at its size.
+   */
+  #cacheFile(
+    cache: FileCache,
+    key: string,
+    file: OpenFile,
+    name: string,
+    now: number,
+  ): CachedFile | null {
+    const { fd, st, path } = file;
+    if (!cache.accepts(st.size) || isRacy(st, now)) return null;
+    const body = Buffer.allocUnsafe(st.size);
+    let filled = 0;
+    while (filled < body.length) {
+      const count = readSync(fd, body, filled, body.length - filled, filled);
+      if (count === 0) return null;
+      filled += count;
+    }
+    const entry: CachedFile = {
+      ...fileFacts(st, name),
+      key,
+      path,
+      dev: st.dev,
+      ino: st.ino,
+      mtimeMs: st.mtimeMs,
+      ctimeMs: st.ctimeMs,
+      body,
+      response: null,
+      responseDate: '',
+      server: '',
+      used: true,
+    };
+    cache.store(entry);
+    return entry;
   }
 
   /**
@@ -270,7 +405,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
     try {
       if (this.followSymlinks || isInside(root, real)) {
         const st = fstatSync(fd);
-        if (st.isFile() || st.isDirectory()) return { fd, st, real };
+        if (st.isFile() || st.isDirectory()) return { fd, st, real, path };
       }
     } catch {
       // fall through: not servable
@@ -294,7 +429,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
       const { fd, st } = file;
       try {
         if (st.isFile()) {
-          await this.#serveFile(fd, st, index, withBody);
+          await this.#serveFile(fileFacts(st, index), fd, null, withBody);
           return;
         }
       } finally {
@@ -352,10 +487,18 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
     }
   }
 
-  async #serveFile(fd: number, st: Stats, name: string, withBody: boolean): Promise<void> {
-    const etag = entityTag(st);
-    const mtime = Math.floor(st.mtimeMs / 1000) * 1000;
-    const lastModified = new Date(mtime).toUTCString();
+  /**
+   * Answers for a regular file: from `fd`, or from `file.body` when the
+   * bytes are in memory; `entry` is the cache entry they come from, whose
+   * prepared `200` response is sent as is when the request allows.
+   */
+  async #serveFile(
+    file: FileFacts,
+    fd: number,
+    entry: CachedFile | null,
+    withBody: boolean,
+  ): Promise<void> {
+    const { etag, mtime, lastModified, size } = file;
     const status = this.#preconditions(etag, mtime);
     if (status === 412) {
       await this.sendError(412);
@@ -368,8 +511,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
       await this.endHeaders();
       return;
     }
-    const type = mime.contentType(name) || 'application/octet-stream';
-    const size = st.size;
+    const type = file.contentType;
     const ranges = this.#ranges(size, etag, mtime);
     if (ranges === -1) {
       this.sendResponse(416);
@@ -384,11 +526,15 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
       this.sendHeader('Accept-Ranges', 'bytes');
     };
     if (ranges === null) {
+      if (entry !== null && withBody && this.canSendPrepared()) {
+        await this.#sendPrepared(entry);
+        return;
+      }
       this.sendResponse(200);
       this.sendHeader('Content-Type', type);
       this.sendHeader('Content-Length', size);
       common();
-      await this.#sendBytes(fd, 0, size, withBody);
+      await this.#sendBytes(file, fd, 0, size, withBody);
       return;
     }
     if (ranges.length === 1) {
@@ -398,7 +544,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
       this.sendHeader('Content-Length', end - start + 1);
       this.sendHeader('Content-Range', `bytes ${start}-${end}/${size}`);
       common();
-      await this.#sendBytes(fd, start, end - start + 1, withBody);
+      await this.#sendBytes(file, fd, start, end - start + 1, withBody);
       return;
     }
     const boundary = randomBytes(12).toString('hex');
@@ -420,9 +566,31 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
     if (!withBody) return;
     for (const [i, { start, end }] of ranges.entries()) {
       await this.writeBody(Buffer.from(heads[i]!));
-      await this.#streamBytes(fd, start, end - start + 1);
+      if (file.body !== null) await this.writeBody(file.body.subarray(start, end + 1));
+      else await this.#streamBytes(fd, start, end - start + 1);
     }
     await this.writeBody(Buffer.from(tail));
+  }
+
+  /**
+   * Sends a cached file's whole `200` response: head and body in one
+   * buffer, built once per second (the `Date` changes) and per `Server`.
+   */
+  #sendPrepared(entry: CachedFile): Promise<void> {
+    const date = httpDate();
+    const server = this.serverVersion;
+    let response = entry.response;
+    if (response === null || entry.responseDate !== date || entry.server !== server) {
+      const head =
+        `${this.preparedHeadStart(200, date)}Content-Type: ${entry.contentType}\r\n` +
+        `Content-Length: ${entry.size}\r\nLast-Modified: ${entry.lastModified}\r\n` +
+        `ETag: ${entry.etag}\r\nAccept-Ranges: bytes\r\n\r\n`;
+      response = Buffer.allocUnsafe(head.length + entry.size);
+      response.write(head, 0, 'latin1');
+      response.set(entry.body, head.length);
+      this.#cache?.setResponse(entry, response, date, server);
+    }
+    return this.sendPreparedResponse(200, response, entry.size);
   }
 
   /** Evaluates conditional requests (RFC 9110 §13.2.2): 412, 304, or 0 to go on. */
@@ -432,7 +600,8 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
       const tags = tagList(ifMatch);
       if (!tags.includes('*') && !tags.includes(etag)) return 412;
     } else {
-      const since = Date.parse(this.headers.get('if-unmodified-since') ?? '');
+      const value = this.headers.get('if-unmodified-since');
+      const since = value === undefined ? Number.NaN : Date.parse(value);
       if (!Number.isNaN(since) && mtime > since) return 412;
     }
     const ifNoneMatch = this.headers.get('if-none-match');
@@ -440,7 +609,9 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
       const tags = tagList(ifNoneMatch).map((tag) => (tag.startsWith('W/') ? tag.slice(2) : tag));
       return tags.includes('*') || tags.includes(etag) ? 304 : 0;
     }
-    const since = Date.parse(this.headers.get('if-modified-since') ?? '');
+    const value = this.headers.get('if-modified-since');
+    if (value === undefined) return 0;
+    const since = Date.parse(value);
     return !Number.isNaN(since) && mtime <= since ? 304 : 0;
   }
 
@@ -476,9 +647,19 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
   }
 
   /** Ends the head and sends `length` bytes from `start` (in the same write when small). */
-  async #sendBytes(fd: number, start: number, length: number, withBody: boolean): Promise<void> {
+  async #sendBytes(
+    file: FileFacts,
+    fd: number,
+    start: number,
+    length: number,
+    withBody: boolean,
+  ): Promise<void> {
     if (!withBody || length === 0) {
       await this.endHeaders();
+      return;
+    }
+    if (file.body !== null) {
+      await this.endHeaders(file.body.subarray(start, start + length));
       return;
     }
     if (length <= SMALL_FILE) {

@@ -8,6 +8,7 @@
  * @module
  */
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { StreamRequestHandler } from '@socketserver/core';
 import { escapeHtml, escapeLog } from './escape.js';
 import { Headers } from './headers.js';
@@ -125,6 +126,47 @@ export function httpDate(now = Date.now()): string {
   return cachedDate;
 }
 
+const statusLines = new Map<number, string>();
+
+/** `HTTP/1.1 <code> <reason>\r\n`, the reason defaulting to the standard one, CR and LF made spaces. */
+function statusLine(code: number, message?: string): string {
+  if (message !== undefined) return `HTTP/1.1 ${code} ${message.replace(/[\r\n]/g, ' ')}\r\n`;
+  let line = statusLines.get(code);
+  if (line === undefined) {
+    line = `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? ''}\r\n`;
+    if (statusLines.size < 1000) statusLines.set(code, line);
+  }
+  return line;
+}
+
+/** Sockets corked by {@link HTTPRequestHandler}'s writes in this turn of the event loop. */
+let corked: Socket[] = [];
+
+function uncorkAll(): void {
+  const sockets = corked;
+  corked = [];
+  for (const socket of sockets) {
+    while (socket.writableCorked > 0) socket.uncork();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Destroys a connection once what was written to it has been handed to the
+ * kernel (a response held by the cork must not be lost); at once when
+ * nothing is pending. A peer that does not read is cut off by `idleTimeout`.
+ */
+function destroyWhenWritten(socket: Socket): void {
+  if (socket.destroyed || socket.writableEnded) return;
+  if (socket.writableLength === 0) {
+    socket.destroy();
+    return;
+  }
+  while (socket.writableCorked > 0) socket.uncork();
+  socket.write(EMPTY, () => socket.destroy());
+}
+
 /** Errors that only mean the peer went away or was cut off: not worth a report. */
 function isDisconnect(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -199,7 +241,8 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
   /** Bytes of the response body sent for this request (for the access log). */
   bodyBytesSent = 0;
 
-  #headerBuffer: string[] = [];
+  /** The response head being built. */
+  #head = '';
   #bodyLength = 0;
   #bodyChunked = false;
   #bodyRead = false;
@@ -245,7 +288,7 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
     const waiting =
       this.#phase === 'idle' ||
       (this.#phase === 'head' && !this.#headBytes && this.rfile.bufferedLength === 0);
-    if (waiting) this.connection.destroy();
+    if (waiting) destroyWhenWritten(this.connection);
   }
 
   /** Serves requests until the connection is to be closed (Python's `handle`). */
@@ -298,7 +341,9 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
       await this.sendError(error.status, error.message, undefined, error.headers);
       return;
     }
-    await this.wfile.flush();
+    // Writes already wait while more than `wbufsize` is unsent; the last
+    // response may still be held until the end of this turn (see #write).
+    if (this.connection.writableLength > this.wbufsize) await this.wfile.flush();
     if (this.#bodyLength > 0) await this.#discardBody();
   }
 
@@ -333,16 +378,17 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
    */
   sendResponse(code: number, message?: string): void {
     this.logRequest(code);
-    this.sendResponseOnly(code, message);
-    this.sendHeader('Server', this.serverVersion);
-    this.sendHeader('Date', httpDate());
+    this.responseStatus = code;
+    this.#head +=
+      message === undefined
+        ? this.preparedHeadStart(code, httpDate())
+        : `${statusLine(code, message)}${this.#serverLine()}Date: ${httpDate()}\r\n`;
   }
 
   /** Buffers the status line only (Python's `send_response_only`). */
   sendResponseOnly(code: number, message?: string): void {
     this.responseStatus = code;
-    const reason = (message ?? STATUS_CODES[code] ?? '').replace(/[\r\n]/g, ' ');
-    this.#headerBuffer.push(`HTTP/1.1 ${code} ${reason}\r\n`);
+    this.#head += statusLine(code, message);
   }
 
   /**
@@ -350,9 +396,11 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
    * {@link closeConnection}. CR and LF in the value are replaced by spaces.
    */
   sendHeader(name: string, value: string | number): void {
-    let text = String(value);
-    if (text.includes('\r') || text.includes('\n')) text = text.replace(/[\r\n]/g, ' ');
-    this.#headerBuffer.push(`${name}: ${text}\r\n`);
+    let text = typeof value === 'number' ? String(value) : value;
+    if (typeof value !== 'number' && (text.includes('\r') || text.includes('\n'))) {
+      text = text.replace(/[\r\n]/g, ' ');
+    }
+    this.#head += `${name}: ${text}\r\n`;
     if (name.length === 10 && name.toLowerCase() === 'connection') {
       const lower = text.toLowerCase();
       if (lower === 'close') this.closeConnection = true;
@@ -365,30 +413,86 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
    * call for, and writes the head, with `body` after it in the same write
    * when given (Python's `end_headers`).
    */
-  async endHeaders(body?: Uint8Array): Promise<void> {
+  endHeaders(body?: Uint8Array): Promise<void> {
     if (this.#closing) this.closeConnection = true;
-    if (this.closeConnection) this.#headerBuffer.push('Connection: close\r\n');
-    else if (!this.#http11) this.#headerBuffer.push('Connection: keep-alive\r\n');
-    this.#headerBuffer.push('\r\n');
-    const head = this.#headerBuffer.join('');
-    this.#headerBuffer = [];
+    let head = this.#head;
+    if (this.closeConnection) head += 'Connection: close\r\n\r\n';
+    else if (!this.#http11) head += 'Connection: keep-alive\r\n\r\n';
+    else head += '\r\n';
+    this.#head = '';
     if (body && body.length > 0) {
       // One buffer, one write: the head is latin-1, one byte per character.
       const out = Buffer.allocUnsafe(head.length + body.length);
       out.write(head, 0, 'latin1');
       out.set(body, head.length);
       this.bodyBytesSent += body.length;
-      await this.wfile.write(out);
-    } else {
-      await this.wfile.write(Buffer.from(head, 'latin1'));
+      return this.#write(out);
     }
+    return this.#write(Buffer.from(head, 'latin1'));
   }
 
   /** Writes part of a response body, counting it for the log. */
-  async writeBody(chunk: Uint8Array): Promise<void> {
+  writeBody(chunk: Uint8Array): Promise<void> {
     this.bodyBytesSent += chunk.length;
-    await this.wfile.write(chunk);
+    return this.#write(chunk);
   }
+
+  /**
+   * The status line, `Server` and `Date` of a response as
+   * {@link sendResponse} writes them (for heads prepared ahead).
+   */
+  preparedHeadStart(code: number, date: string): string {
+    return `${statusLine(code)}${this.#serverLine()}Date: ${date}\r\n`;
+  }
+
+  /**
+   * Whether a head prepared ahead (status line to blank line, without
+   * `Connection`) is right for this request's response: HTTP/1.1, the
+   * connection staying open. Otherwise use {@link endHeaders}, which adds
+   * the `Connection` field.
+   */
+  canSendPrepared(): boolean {
+    return this.#http11 && !this.closeConnection && !this.#closing;
+  }
+
+  /**
+   * Sends a whole response prepared ahead (see {@link canSendPrepared}):
+   * logs it with `code`, counts `bodyLength` bytes of body.
+   */
+  sendPreparedResponse(code: number, response: Uint8Array, bodyLength: number): Promise<void> {
+    this.logRequest(code);
+    this.responseStatus = code;
+    this.bodyBytesSent += bodyLength;
+    return this.#write(response);
+  }
+
+  /**
+   * Writes response bytes. Writes made while a turn of the event loop runs
+   * are held (the socket is corked) and leave together when the turn ends
+   * (`setImmediate`), so the responses to requests that arrived together
+   * leave together: fewer system calls and wake-ups for the peer.
+   */
+  #write(bytes: Uint8Array): Promise<void> {
+    const socket = this.connection;
+    if (!socket.writableCorked && !socket.destroyed) {
+      socket.cork();
+      corked.push(socket);
+      if (corked.length === 1) setImmediate(uncorkAll);
+    }
+    return this.wfile.write(bytes);
+  }
+
+  #serverLine(): string {
+    const version = this.serverVersion;
+    if (version !== this.#serverVersionSeen) {
+      this.#serverVersionSeen = version;
+      this.#serverLineText = `Server: ${version.replace(/[\r\n]/g, ' ')}\r\n`;
+    }
+    return this.#serverLineText;
+  }
+
+  #serverVersionSeen = '';
+  #serverLineText = '';
 
   /**
    * Sends an error page (Python's `send_error`): the status, an HTML page
@@ -457,7 +561,7 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
     this.headers = new Headers();
     this.responseStatus = 0;
     this.bodyBytesSent = 0;
-    this.#headerBuffer = [];
+    this.#head = '';
     this.#bodyLength = 0;
     this.#bodyChunked = false;
     this.#bodyRead = false;
@@ -501,7 +605,7 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
     this.#headBytes = false;
     if (first) this.connection.on('data', this.#onData);
     if (this.#closing && this.rfile.bufferedLength === 0) {
-      this.connection.destroy();
+      destroyWhenWritten(this.connection);
       return;
     }
     if (first || this.rfile.bufferedLength > 0) {
@@ -511,7 +615,7 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
     this.#phase = 'idle';
     if (this.#idleTimer === null) {
       this.#idleTimer = setTimeout(() => {
-        if (this.#phase === 'idle') this.connection.destroy();
+        if (this.#phase === 'idle') destroyWhenWritten(this.connection);
       }, this.keepAliveTimeout);
     } else {
       this.#idleTimer.refresh();
@@ -657,9 +761,9 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
       return true;
     }
     this.sendResponseOnly(100);
-    this.#headerBuffer.push('\r\n');
-    await this.wfile.write(Buffer.from(this.#headerBuffer.join(''), 'latin1'));
-    this.#headerBuffer = [];
+    const head = `${this.#head}\r\n`;
+    this.#head = '';
+    await this.#write(Buffer.from(head, 'latin1'));
     this.responseStatus = 0;
     return true;
   }

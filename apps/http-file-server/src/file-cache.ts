@@ -1,0 +1,205 @@
+/**
+ * `FileCache`: the bytes and response fields of small files, kept between
+ * requests (in the spirit of nginx's `open_file_cache`, with contents), and
+ * revalidated on every use.
+ *
+ * @module
+ */
+import { type Stats, statSync } from 'node:fs';
+
+/** What the cache keeps of a file, and the identity it was read with. */
+export interface CachedFile {
+  /** The request path it is kept under. */
+  readonly key: string;
+  /** The absolute path it was opened by (the root and the decoded segments). */
+  readonly path: Buffer;
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  /** The file's bytes (inside {@link response} once that is built). */
+  body: Buffer;
+  readonly etag: string;
+  /** Modification time in whole seconds, in ms (what `Last-Modified` says). */
+  readonly mtime: number;
+  readonly lastModified: string;
+  readonly contentType: string;
+  /** A whole `200` response (head and body), built for {@link responseDate} and {@link server}. */
+  response: Buffer | null;
+  responseDate: string;
+  server: string;
+  /** Set on each hit, cleared as the eviction hand passes (the CLOCK algorithm). */
+  used: boolean;
+}
+
+/** Bounds of a {@link FileCache}. */
+export interface FileCacheLimits {
+  /** Most files kept (default 1000). */
+  maxEntries: number;
+  /** Most bytes kept, counting each file's prepared response (default 16 MiB). */
+  maxBytes: number;
+  /** Largest file kept (default 64 KiB); larger files are read from disk on each request. */
+  maxFileSize: number;
+}
+
+/** The default {@link FileCacheLimits}. */
+export const DEFAULT_FILE_CACHE_LIMITS: Readonly<FileCacheLimits> = Object.freeze({
+  maxEntries: 1000,
+  maxBytes: 16 * 1024 * 1024,
+  maxFileSize: 64 * 1024,
+});
+
+/**
+ * How long after its last change a file is not cached. File systems stamp
+ * times from a clock that ticks every few milliseconds (whole seconds on
+ * some), so a file changed twice within one tick, keeping its size, would
+ * keep its identity: a file is only cached once it has been left alone
+ * longer than a tick (the "racy" rule of git's index). Times with a
+ * fraction of a second get the short window, whole seconds the long one.
+ */
+export const RACY_WINDOW_MS = 100;
+/** The window for files stamped in whole seconds (FAT: 2 s). */
+export const RACY_WINDOW_WHOLE_SECONDS_MS = 3000;
+
+/** Whether a file changed too recently (see {@link RACY_WINDOW_MS}) to be cached. */
+export function isRacy(st: Stats, now: number): boolean {
+  const whole = st.mtimeMs % 1000 === 0 && st.ctimeMs % 1000 === 0;
+  const window = whole ? RACY_WINDOW_WHOLE_SECONDS_MS : RACY_WINDOW_MS;
+  // A time in the future (clock set back) is racy too.
+  return !(now - st.mtimeMs > window && now - st.ctimeMs > window);
+}
+
+/**
+ * Small files' bytes and response fields, by request path.
+ *
+ * Every hit is revalidated with one `stat` of the path the file was opened
+ * by: device, inode, size, modification and change times must be those the
+ * bytes were read with, or the entry is dropped and the request served from
+ * disk (through the full containment check). Files changed less than
+ * {@link RACY_WINDOW_MS} before being read are not cached at all. Bounded
+ * by entries and bytes; the CLOCK algorithm picks what to evict.
+ *
+ * Only bytes read through the full check (the descriptor's real path inside
+ * the root) are ever stored; a hit never reads a file.
+ */
+export class FileCache implements FileCacheLimits {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  readonly maxFileSize: number;
+  #entries = new Map<string, CachedFile>();
+  #bytes = 0;
+
+  constructor(limits: Partial<FileCacheLimits> = {}) {
+    this.maxEntries = Math.max(0, limits.maxEntries ?? DEFAULT_FILE_CACHE_LIMITS.maxEntries);
+    this.maxBytes = Math.max(0, limits.maxBytes ?? DEFAULT_FILE_CACHE_LIMITS.maxBytes);
+    this.maxFileSize = Math.max(0, limits.maxFileSize ?? DEFAULT_FILE_CACHE_LIMITS.maxFileSize);
+  }
+
+  /** How many files are kept. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Bytes kept (each entry's prepared response, or its body before one is built). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Whether a file of `size` bytes may be kept. */
+  accepts(size: number): boolean {
+    return this.maxEntries > 0 && size <= this.maxFileSize && size <= this.maxBytes;
+  }
+
+  /**
+   * The entry for `key` if the file it was read from is still there,
+   * unchanged (one `stat`); otherwise the entry is dropped and undefined
+   * is returned.
+   */
+  lookup(key: string): CachedFile | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    let st: Stats | undefined;
+    try {
+      st = statSync(entry.path, { throwIfNoEntry: false });
+    } catch {
+      st = undefined;
+    }
+    if (
+      st !== undefined &&
+      st.ino === entry.ino &&
+      st.dev === entry.dev &&
+      st.size === entry.size &&
+      st.mtimeMs === entry.mtimeMs &&
+      st.ctimeMs === entry.ctimeMs &&
+      st.isFile()
+    ) {
+      entry.used = true;
+      return entry;
+    }
+    this.delete(key);
+    return undefined;
+  }
+
+  /** Keeps `entry` under its key (replacing any), evicting others to stay within bounds. */
+  store(entry: CachedFile): void {
+    if (!this.accepts(entry.size)) return;
+    this.delete(entry.key);
+    entry.used = true;
+    this.#entries.set(entry.key, entry);
+    this.#bytes += entryBytes(entry);
+    this.#evict();
+  }
+
+  /**
+   * Gives an entry a prepared response whose last `entry.size` bytes are
+   * the body (the body then points into it, so the bytes are held once),
+   * keeping the byte count right.
+   */
+  setResponse(entry: CachedFile, response: Buffer, date: string, server: string): void {
+    const kept = this.#entries.get(entry.key) === entry;
+    const before = entryBytes(entry);
+    entry.response = response;
+    entry.body = response.subarray(response.length - entry.size);
+    entry.responseDate = date;
+    entry.server = server;
+    if (!kept) return;
+    this.#bytes += entryBytes(entry) - before;
+    this.#evict();
+  }
+
+  /** Drops the entry for `key`, if any. */
+  delete(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    this.#entries.delete(key);
+    this.#bytes -= entryBytes(entry);
+  }
+
+  /** Drops every entry. */
+  clear(): void {
+    this.#entries.clear();
+    this.#bytes = 0;
+  }
+
+  #evict(): void {
+    // Each pass either evicts the oldest entry or moves it to the back with
+    // its bit cleared: at most two rounds of the map.
+    while (this.#entries.size > this.maxEntries || this.#bytes > this.maxBytes) {
+      const first = this.#entries.entries().next();
+      if (first.done) break;
+      const [key, entry] = first.value;
+      this.#entries.delete(key);
+      if (entry.used && this.#entries.size > 0) {
+        entry.used = false;
+        this.#entries.set(key, entry);
+      } else {
+        this.#bytes -= entryBytes(entry);
+      }
+    }
+  }
+}
+
+function entryBytes(entry: CachedFile): number {
+  return entry.response?.length ?? entry.body.length;
+}
