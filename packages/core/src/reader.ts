@@ -5,10 +5,24 @@
  * @module
  */
 import type { Socket } from 'node:net';
-import { IncompleteReadError } from './errors.js';
+import { IncompleteReadError, InvalidArgumentError } from './errors.js';
 
 const NEWLINE = 0x0a;
 const EMPTY = Buffer.alloc(0);
+const LINE = 0;
+const BYTES = 1;
+type ReadKind = typeof LINE | typeof BYTES;
+
+/** The read a handler is waiting for. */
+interface PendingRead {
+  kind: ReadKind;
+  /** LINE: the limit (-1 none); BYTES: the count (-1 all). */
+  n: number;
+  /** Resolve with an iterator result rather than the bytes. */
+  asResult: boolean;
+  resolve(value: Buffer | IteratorResult<Buffer>): void;
+  reject(error: unknown): void;
+}
 
 /** Pauses and resumes the source of a {@link Reader}, for backpressure. */
 export interface ReaderFlow {
@@ -24,7 +38,8 @@ export interface ReaderFlow {
  * short result only ever means end of stream. It holds at most about
  * `highWaterMark` bytes ahead of the reader (the source is paused past that).
  *
- * Reads are meant to be awaited one at a time, as in Python.
+ * Reads are awaited one at a time, as in Python: a read started while
+ * another is pending rejects with `ERR_SOCKETSERVER_INVALID_ARGUMENT`.
  */
 export class Reader implements AsyncIterable<Buffer> {
   #chunks: Buffer[] = [];
@@ -32,7 +47,7 @@ export class Reader implements AsyncIterable<Buffer> {
   #scanned = 0;
   #ended = false;
   #error: Error | null = null;
-  #wake: (() => void) | null = null;
+  #pending: PendingRead | null = null;
   #flow: ReaderFlow | null;
   #highWaterMark: number;
 
@@ -89,29 +104,17 @@ export class Reader implements AsyncIterable<Buffer> {
    * left (possibly without `\n`), then an empty buffer. With `limit >= 0`, at
    * most `limit` bytes are returned, even if no newline was seen.
    */
-  async readline(limit = -1): Promise<Buffer> {
-    for (;;) {
-      const newline = this.#indexOfNewline();
-      if (newline >= 0 && (limit < 0 || newline < limit)) return this.#take(newline + 1);
-      if (limit >= 0 && this.#length >= limit) return this.#take(limit);
-      if (this.#ended) return this.#take(this.#length);
-      this.#throwIfFailed();
-      await this.#more();
-    }
+  readline(limit = -1): Promise<Buffer> {
+    return this.#request(LINE, limit, false) as Promise<Buffer>;
   }
 
   /**
    * Reads `n` bytes, fewer only at end of stream. Without `n` (or with a
    * negative one) reads until end of stream.
    */
-  async read(n = -1): Promise<Buffer> {
-    if (n === 0) return EMPTY;
-    for (;;) {
-      if (n > 0 && this.#length >= n) return this.#take(n);
-      if (this.#ended) return this.#take(this.#length);
-      this.#throwIfFailed();
-      await this.#more();
-    }
+  read(n = -1): Promise<Buffer> {
+    if (n === 0) return Promise.resolve(EMPTY);
+    return this.#request(BYTES, n, false) as Promise<Buffer>;
   }
 
   /** Reads exactly `n` bytes; rejects with {@link IncompleteReadError} at an earlier end of stream. */
@@ -123,11 +126,12 @@ export class Reader implements AsyncIterable<Buffer> {
 
   /** Reads every line until end of stream (Python's `for line in rfile`). */
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    // A plain iterator, not an `async *` generator: one promise hop less per line.
-    return {
-      next: () => this.readline().then(lineResult),
-      return: () => Promise.resolve({ done: true as const, value: undefined }),
-    };
+    return new LineIterator(this);
+  }
+
+  /** The next line as an iterator result, resolved straight from `push`. For {@link LineIterator}. */
+  nextLine(): Promise<IteratorResult<Buffer>> {
+    return this.#request(LINE, -1, true) as Promise<IteratorResult<Buffer>>;
   }
 
   /** Takes every buffered byte out of the reader, for handing the connection elsewhere. */
@@ -135,23 +139,61 @@ export class Reader implements AsyncIterable<Buffer> {
     return this.#take(this.#length);
   }
 
-  #throwIfFailed(): void {
-    if (this.#error !== null) throw this.#error;
-  }
-
-  #more(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#wake = resolve;
+  /**
+   * Serves a read at once when the buffer allows, otherwise records it as the
+   * pending read, which `push`, `end` and `fail` complete: one promise per
+   * read, resolved directly with its result.
+   */
+  #request(kind: ReadKind, n: number, asResult: boolean): Promise<Buffer | IteratorResult<Buffer>> {
+    if (this.#pending !== null) {
+      return Promise.reject(
+        new InvalidArgumentError('rfile: a read is still pending; await each read before the next'),
+      );
+    }
+    try {
+      const bytes = this.#attempt(kind, n);
+      if (bytes !== null) return Promise.resolve(asResult ? lineResult(bytes) : bytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending = { kind, n, asResult, resolve, reject };
       this.#flow?.resume();
     });
   }
 
-  #notify(): void {
-    const wake = this.#wake;
-    if (wake !== null) {
-      this.#wake = null;
-      wake();
+  /** The result of a read if the buffer can give it now, else null; throws a failure once drained. */
+  #attempt(kind: ReadKind, n: number): Buffer | null {
+    if (kind === LINE) {
+      const newline = this.#indexOfNewline();
+      if (newline >= 0 && (n < 0 || newline < n)) return this.#take(newline + 1);
+      if (n >= 0 && this.#length >= n) return this.#take(n);
+    } else if (n > 0 && this.#length >= n) {
+      return this.#take(n);
     }
+    if (this.#ended) return this.#take(this.#length);
+    if (this.#error !== null) throw this.#error;
+    return null;
+  }
+
+  #notify(): void {
+    const pending = this.#pending;
+    if (pending === null) return;
+    let bytes: Buffer | null;
+    try {
+      bytes = this.#attempt(pending.kind, pending.n);
+    } catch (error) {
+      this.#pending = null;
+      pending.reject(error);
+      return;
+    }
+    if (bytes === null) {
+      // The waiting read needs more than the high-water mark allowed: keep the source flowing.
+      this.#flow?.resume();
+      return;
+    }
+    this.#pending = null;
+    pending.resolve(pending.asResult ? lineResult(bytes) : bytes);
   }
 
   #indexOfNewline(): number {
@@ -195,28 +237,84 @@ export class Reader implements AsyncIterable<Buffer> {
 }
 
 /**
+ * `for await (const line of rfile)`: a plain iterator whose results are
+ * resolved straight from `push` (no promise hop, no closure per connection).
+ */
+class LineIterator implements AsyncIterator<Buffer> {
+  readonly #reader: Reader;
+
+  constructor(reader: Reader) {
+    this.#reader = reader;
+  }
+
+  next(): Promise<IteratorResult<Buffer>> {
+    return this.#reader.nextLine();
+  }
+
+  return(): Promise<IteratorResult<Buffer>> {
+    return Promise.resolve({ done: true, value: undefined });
+  }
+}
+
+/**
  * Connects a {@link Reader} to a socket: data, end of stream and errors flow
  * in, and the socket is paused while the reader holds `highWaterMark` bytes.
  * Returns a function that detaches the reader from the socket.
  */
 export function attachReader(reader: Reader, socket: Socket): () => void {
-  const onData = (chunk: Buffer) => reader.push(chunk);
-  const onEnd = () => reader.end();
-  const onError = (error: Error) => reader.fail(error);
-  // 'close' follows 'error'; the error is kept in `socket.errored`.
-  const onClose = () => reader.fail(socket.errored ?? connectionClosed());
-  socket.on('data', onData);
-  socket.on('end', onEnd);
-  socket.on('error', onError);
-  socket.on('close', onClose);
+  connectReader(reader, socket);
+  return () => disconnectReader(reader, socket);
+}
+
+/**
+ * {@link attachReader} without a detach closure: `disconnectReader(reader,
+ * socket)` undoes it. The `'error'` listener is added only when the socket
+ * has none (`'close'` follows an error, and `socket.errored` holds it).
+ * @internal
+ */
+export function connectReader(reader: Reader, socket: Socket): void {
+  const target = socket as ReaderSocket;
+  target[kReader] = reader;
+  // Listeners shared by every connection (the reader hangs off the socket): no closures per connection.
+  socket.on('data', onReaderData);
+  socket.on('end', onReaderEnd);
+  if (socket.listenerCount('error') === 0) socket.on('error', onReaderError);
+  socket.on('close', onReaderClose);
   // A connection may have failed while it waited in the queue: its events are past.
-  if (socket.destroyed) onClose();
-  return () => {
-    socket.off('data', onData);
-    socket.off('end', onEnd);
-    socket.off('error', onError);
-    socket.off('close', onClose);
-  };
+  if (socket.destroyed) onReaderClose.call(target);
+}
+
+/** Undoes {@link connectReader}. @internal */
+export function disconnectReader(reader: Reader, socket: Socket): void {
+  const target = socket as ReaderSocket;
+  if (target[kReader] !== reader) return;
+  target[kReader] = undefined;
+  socket.off('data', onReaderData);
+  socket.off('end', onReaderEnd);
+  socket.off('error', onReaderError);
+  socket.off('close', onReaderClose);
+}
+
+const kReader = Symbol('socketserver.reader');
+
+/** A socket with an attached reader. */
+type ReaderSocket = Socket & { [kReader]?: Reader | undefined };
+
+function onReaderData(this: ReaderSocket, chunk: Buffer): void {
+  this[kReader]?.push(chunk);
+}
+
+function onReaderEnd(this: ReaderSocket): void {
+  this[kReader]?.end();
+}
+
+function onReaderError(this: ReaderSocket, error: Error): void {
+  this[kReader]?.fail(error);
+}
+
+// 'close' follows 'error'; the error is kept in `socket.errored`.
+function onReaderClose(this: ReaderSocket): void {
+  this[kReader]?.fail(this.errored ?? connectionClosed());
 }
 
 function lineResult(line: Buffer): IteratorResult<Buffer> {

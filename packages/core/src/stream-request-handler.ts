@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { BaseRequestHandler } from './base-request-handler.js';
 import { TimeoutError } from './errors.js';
-import { attachReader, Reader } from './reader.js';
+import { connectReader, disconnectReader, Reader } from './reader.js';
 import type { Address } from './types.js';
 import { SocketWriter } from './writer.js';
 
@@ -46,8 +46,6 @@ export class StreamRequestHandler<A extends Address = Address> extends BaseReque
   /** Writes the response's bytes. */
   wfile!: SocketWriter;
 
-  #detach: (() => void) | null = null;
-
   /** Prepares `connection`, `rfile`, `wfile`, the timeout and Nagle. May be extended, do not override. */
   override setup(): void {
     const socket = this.request;
@@ -58,7 +56,7 @@ export class StreamRequestHandler<A extends Address = Address> extends BaseReque
     }
     if (this.disableNagleAlgorithm) socket.setNoDelay(true);
     this.rfile = new Reader({ flow: socket, highWaterMark: this.rbufsize });
-    this.#detach = attachReader(this.rfile, socket);
+    connectReader(this.rfile, socket);
     this.wfile = new SocketWriter(socket, { highWaterMark: this.wbufsize });
   }
 
@@ -69,8 +67,7 @@ export class StreamRequestHandler<A extends Address = Address> extends BaseReque
     } catch {
       // The peer is gone: nothing more can be delivered (Python ignores this too).
     } finally {
-      this.#detach?.();
-      this.#detach = null;
+      if (this.rfile !== undefined) disconnectReader(this.rfile, this.request);
       if (this.timeout !== null) this.request.setTimeout(0);
     }
   }

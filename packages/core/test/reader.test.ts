@@ -1,6 +1,8 @@
+import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { IncompleteReadError } from '../src/errors.js';
-import { Reader } from '../src/reader.js';
+import { attachReader, Reader } from '../src/reader.js';
 
 const b = (s: string) => Buffer.from(s);
 
@@ -86,11 +88,130 @@ describe('Reader (rfile) semantics, as Python binary files', () => {
     expect((await next).toString()).toBe('x\n');
   });
 
+  it('a pending read that needs more than the high-water mark keeps its source flowing', async () => {
+    const events: string[] = [];
+    const r = new Reader({
+      highWaterMark: 4,
+      flow: { pause: () => events.push('pause'), resume: () => events.push('resume') },
+    });
+    const all = r.read();
+    expect(events).toEqual(['resume']);
+    r.push(b('123456'));
+    // Paused past the mark, then resumed at once: the read can only finish at end of stream.
+    expect(events).toEqual(['resume', 'pause', 'resume']);
+    const line = new Reader({
+      highWaterMark: 2,
+      flow: { pause: () => {}, resume: () => events.push('line') },
+    });
+    const waiting = line.readline();
+    line.push(b('abcdef'));
+    expect(events.filter((event) => event === 'line')).toHaveLength(2);
+    line.push(b('\n'));
+    expect((await waiting).toString()).toBe('abcdef\n');
+    r.push(b('78'));
+    r.end();
+    expect((await all).toString()).toBe('12345678');
+  });
+
   it('takeBuffered hands over every unread byte', async () => {
     const r = new Reader();
     r.push(b('line\nmore'));
     await r.readline();
     expect(r.takeBuffered().toString()).toBe('more');
     expect(r.bufferedLength).toBe(0);
+  });
+
+  it('a read started while another is pending rejects clearly; the first still completes', async () => {
+    const r = new Reader();
+    const first = r.readline();
+    await expect(r.read(2)).rejects.toMatchObject({ code: 'ERR_SOCKETSERVER_INVALID_ARGUMENT' });
+    r.push(b('x\n'));
+    expect((await first).toString()).toBe('x\n');
+  });
+
+  it('waiting reads are completed by push, end and fail', async () => {
+    const r = new Reader();
+    const exact = r.read(4);
+    r.push(b('ab'));
+    r.push(b('cdef'));
+    expect((await exact).toString()).toBe('abcd');
+    const toEnd = r.read();
+    r.push(b('gh'));
+    r.end();
+    expect((await toEnd).toString()).toBe('efgh');
+    const failing = new Reader();
+    const waiting = failing.readline();
+    failing.fail(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
+    await expect(waiting).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  it('iterates lines as they arrive from a live source, across chunk boundaries', async () => {
+    const r = new Reader();
+    const seen: string[] = [];
+    const done = (async () => {
+      for await (const line of r) seen.push(line.toString());
+    })();
+    r.push(b('one\ntw'));
+    r.push(b('o\nthr'));
+    r.push(b('ee'));
+    r.end();
+    await done;
+    expect(seen).toEqual(['one\n', 'two\n', 'three']);
+  });
+});
+
+describe('attachReader over a real socket', () => {
+  async function pair(): Promise<{ client: Socket; server: Socket; close: () => void }> {
+    const listener = createServer();
+    listener.listen(0, '127.0.0.1');
+    await once(listener, 'listening');
+    const { port } = listener.address() as { port: number };
+    const accepted = once(listener, 'connection');
+    const client = connect(port, '127.0.0.1');
+    const [server] = (await accepted) as [Socket];
+    return {
+      client,
+      server,
+      close: () => {
+        client.destroy();
+        server.destroy();
+        listener.close();
+      },
+    };
+  }
+
+  it('delivers data and end of stream; detach stops delivery and removes its listeners', async () => {
+    const { client, server, close } = await pair();
+    try {
+      const errorListeners = server.listenerCount('error');
+      const reader = new Reader({ flow: server });
+      const detach = attachReader(reader, server);
+      expect(server.listenerCount('data')).toBe(1);
+      client.write('hello\n');
+      expect((await reader.readline()).toString()).toBe('hello\n');
+      detach();
+      expect(server.listenerCount('data')).toBe(0);
+      expect(server.listenerCount('error')).toBe(errorListeners);
+      const other = new Reader({ flow: server });
+      attachReader(other, server);
+      client.end('bye\n');
+      expect((await other.read()).toString()).toBe('bye\n');
+      expect(reader.bufferedLength).toBe(0);
+    } finally {
+      close();
+    }
+  });
+
+  it('a reset connection fails the reader with the socket error', async () => {
+    const { client, server, close } = await pair();
+    try {
+      const reader = new Reader({ flow: server });
+      attachReader(reader, server);
+      const pending = reader.readline();
+      client.resetAndDestroy();
+      await expect(pending).rejects.toMatchObject({ code: 'ECONNRESET' });
+    } finally {
+      close();
+    }
   });
 });
