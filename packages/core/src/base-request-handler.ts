@@ -4,6 +4,7 @@
  * @module
  */
 import type { BaseServer } from './base-server.js';
+import { isThenable } from './thenable.js';
 import type { Address, Awaitable } from './types.js';
 
 /**
@@ -47,11 +48,15 @@ export class BaseRequestHandler<Req = unknown, A extends Address = Address> {
 
   /** Runs `setup`, `handle` and `finish` for this request. Called by the server; do not override. */
   async run(): Promise<void> {
-    await this.setup();
+    // Hooks that return plain values are not awaited: each await costs a turn per request.
+    const setup = this.setup();
+    if (isThenable(setup)) await setup;
     try {
-      await this.handle();
+      const handled = this.handle();
+      if (isThenable(handled)) await handled;
     } finally {
-      await this.finish();
+      const finished = this.finish();
+      if (isThenable(finished)) await finished;
     }
   }
 

@@ -7,12 +7,8 @@ import { format } from 'node:util';
 import type { RequestHandlerClass } from './base-request-handler.js';
 import { QueueFullError, SocketServerError } from './errors.js';
 import { assertNotHandlerHost } from './handler-module.js';
+import { isThenable } from './thenable.js';
 import type { Address, Awaitable } from './types.js';
-
-/** Whether a hook returned a promise (or any thenable) rather than a plain value. */
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
-}
 
 /** Options of {@link BaseServer.serveForever}. */
 export interface ServeForeverOptions {
@@ -154,7 +150,10 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
       while (!this.#shutdownRequested) {
         const ready = this.#queue.length > 0 || (await this.#waitForRequest(null));
         if (this.#shutdownRequested) break;
-        if (ready) await this.#handleRequestNoblock();
+        if (ready) {
+          const handled = this.#handleRequestNoblock();
+          if (isThenable(handled)) await handled;
+        }
         const actions = this.serviceActions();
         if (isThenable(actions)) await actions;
       }
@@ -185,29 +184,58 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
     const deadline = this.timeout === null ? null : Date.now() + this.timeout;
     for (;;) {
       const wait = deadline === null ? null : Math.max(0, deadline - Date.now());
-      if (await this.#waitForRequest(wait)) return this.#handleRequestNoblock();
+      if (await this.#waitForRequest(wait)) return await this.#handleRequestNoblock();
       if (deadline !== null && Date.now() >= deadline) return this.handleTimeout();
     }
   }
 
-  async #handleRequestNoblock(): Promise<void> {
-    let next = this.getRequest();
-    if (isThenable(next)) next = await next;
+  /** Takes one request and processes it; returns a promise only when a hook did. */
+  #handleRequestNoblock(): Awaitable<void> {
+    const next = this.getRequest();
+    return isThenable(next)
+      ? next.then((taken) => this.#handleTaken(taken))
+      : this.#handleTaken(next);
+  }
+
+  /** `verifyRequest`, then `processRequest`; a failure goes to `handleError`, then `shutdownRequest`. */
+  #handleTaken(next: [Req, A] | undefined): Awaitable<void> {
     if (next === undefined) return;
     const [request, clientAddress] = next;
+    let processing: Awaitable<void>;
     try {
-      let verified = this.verifyRequest(request, clientAddress);
-      if (isThenable(verified)) verified = await verified;
-      if (!verified) {
+      const verified = this.verifyRequest(request, clientAddress);
+      if (verified !== true) return this.#verifyThenProcess(request, clientAddress, verified);
+      processing = this.processRequest(request, clientAddress);
+    } catch (error) {
+      return this.#failRequest(request, clientAddress, error);
+    }
+    if (isThenable(processing)) {
+      return Promise.resolve(processing).catch((error: unknown) =>
+        this.#failRequest(request, clientAddress, error),
+      );
+    }
+  }
+
+  /** The path for a request refused, or verified asynchronously. */
+  async #verifyThenProcess(
+    request: Req,
+    clientAddress: A,
+    verified: Awaitable<boolean>,
+  ): Promise<void> {
+    try {
+      if (!(await verified)) {
         await this.shutdownRequest(request);
         return;
       }
-      const processing = this.processRequest(request, clientAddress);
-      if (isThenable(processing)) await processing;
+      await this.processRequest(request, clientAddress);
     } catch (error) {
-      await this.handleError(request, clientAddress, error);
-      await this.shutdownRequest(request);
+      await this.#failRequest(request, clientAddress, error);
     }
+  }
+
+  async #failRequest(request: Req, clientAddress: A, error: unknown): Promise<void> {
+    await this.handleError(request, clientAddress, error);
+    await this.shutdownRequest(request);
   }
 
   /** Called when `handleRequest` times out. May be overridden. */

@@ -31,8 +31,8 @@ export class DatagramRequestHandler<A extends Address = Address> extends BaseReq
   }
 
   /** Sends what was written to `wfile`, if anything. May be extended, do not override. */
-  override async finish(): Promise<void> {
+  override finish(): Promise<void> | undefined {
     const reply = this.wfile.getValue();
-    if (reply.length > 0) await this.socket.sendTo(reply, this.clientAddress);
+    return reply.length > 0 ? this.socket.sendTo(reply, this.clientAddress) : undefined;
   }
 }

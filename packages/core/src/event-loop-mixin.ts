@@ -4,6 +4,7 @@
  * @module
  */
 import type { BaseServer } from './base-server.js';
+import { isThenable } from './thenable.js';
 import type { Awaitable } from './types.js';
 
 /** A server class `EventLoopMixIn` can extend: any {@link BaseServer} subclass. */
@@ -35,10 +36,12 @@ export function EventLoopMixIn<TBase extends ServerClass>(
   abstract class EventLoopMixed extends Base implements EventLoopServer {
     blockOnClose = true;
     maxConcurrentRequests: number | null = null;
-    #inFlight = new Set<Promise<void>>();
+    #active = 0;
+    /** Woken each time a request finishes (and on shutdown): `#waitForSlot`, `serverClose`. */
+    #waiters: Array<() => void> = [];
 
     get activeRequests(): number {
-      return this.#inFlight.size;
+      return this.#active;
     }
 
     /**
@@ -48,47 +51,52 @@ export function EventLoopMixIn<TBase extends ServerClass>(
      */
     override processRequest(request: unknown, clientAddress: unknown): Awaitable<void> {
       const cap = this.maxConcurrentRequests;
-      if (cap !== null && this.#inFlight.size >= cap) {
-        return this.#waitForSlot(cap).then(() => this.#start(request, clientAddress));
+      if (cap !== null && this.#active >= cap) {
+        return this.#waitForSlot(cap).then(() => {
+          void this.#processRequestTask(request, clientAddress);
+        });
       }
-      this.#start(request, clientAddress);
-    }
-
-    /** Runs the request in the background; `#inFlight` holds a promise that never rejects. */
-    #start(request: unknown, clientAddress: unknown): void {
-      const settled: Promise<void> = this.#processRequestTask(request, clientAddress).then(
-        () => {
-          this.#inFlight.delete(settled);
-        },
-        (error: unknown) => {
-          this.#inFlight.delete(settled);
-          this.reportError(request, clientAddress, error);
-        },
-      );
-      this.#inFlight.add(settled);
+      // Runs in the background; its promise never rejects. No closure or promise is kept per request.
+      void this.#processRequestTask(request, clientAddress);
     }
 
     async #waitForSlot(cap: number): Promise<void> {
-      let stop!: () => void;
-      const stopped = new Promise<void>((resolve) => (stop = resolve));
-      const unsubscribe = this.onShutdownRequested(stop);
+      const unsubscribe = this.onShutdownRequested(() => this.#wakeWaiters());
       try {
-        while (this.#inFlight.size >= cap && !this.shutdownRequested) {
-          await Promise.race([...this.#inFlight, stopped]);
-        }
+        while (this.#active >= cap && !this.shutdownRequested) await this.#nextFinish();
       } finally {
         unsubscribe();
       }
     }
 
+    /** `finishRequest`, then `shutdownRequest`; errors go to `handleError`. Counted in `activeRequests`. */
     async #processRequestTask(request: unknown, clientAddress: unknown): Promise<void> {
+      this.#active++;
       try {
-        await this.finishRequest(request, clientAddress);
+        try {
+          await this.finishRequest(request, clientAddress);
+        } catch (error) {
+          const handled = this.handleError(request, clientAddress, error);
+          if (isThenable(handled)) await handled;
+        } finally {
+          const shut = this.shutdownRequest(request);
+          if (isThenable(shut)) await shut;
+        }
       } catch (error) {
-        await this.handleError(request, clientAddress, error);
+        this.reportError(request, clientAddress, error);
       } finally {
-        await this.shutdownRequest(request);
+        this.#active--;
+        this.#wakeWaiters();
       }
+    }
+
+    #nextFinish(): Promise<void> {
+      return new Promise((resolve) => this.#waiters.push(resolve));
+    }
+
+    #wakeWaiters(): void {
+      if (this.#waiters.length === 0) return;
+      for (const wake of this.#waiters.splice(0)) wake();
     }
 
     /**
@@ -97,7 +105,7 @@ export function EventLoopMixIn<TBase extends ServerClass>(
      * progress still send its reply from the server's socket.)
      */
     override async serverClose(): Promise<void> {
-      if (this.blockOnClose) await Promise.allSettled([...this.#inFlight]);
+      if (this.blockOnClose) while (this.#active > 0) await this.#nextFinish();
       await super.serverClose();
     }
   }
