@@ -5,7 +5,7 @@
  *
  * ```
  * node dist/run.js [--smoke] [--duration ms] [--warmup ms] [--rounds n]
- *                  [--generators n] [--memory-connections n] [--only substring]
+ *                  [--generators n] [--memory-connections n] [--only substring[,substring...]]
  *                  [--json file] [--no-memory] [--parallel n] [--settings json]
  * ```
  * `BENCH_SMOKE=1` is `--smoke`: tiny durations and counts, for CI.
@@ -478,8 +478,13 @@ function rows(): EchoRow[] {
       connections: D,
     });
   }
+  return list.filter((row) => selected(row.id));
+}
+
+/** Whether `--only` (comma-separated substrings of row ids) selects this id; everything without it. */
+function selected(id: string): boolean {
   const only = flags.only;
-  return only === undefined ? list : list.filter((row) => row.id.includes(only));
+  return only === undefined || only.split(',').some((part) => id.includes(part));
 }
 
 // ---------------------------------------------------------------- running
@@ -1240,7 +1245,7 @@ async function main(): Promise<void> {
   const memory: MemoryResult[] = [];
   if (
     !flags['no-memory'] &&
-    (flags.only === undefined || 'mem:'.includes(flags.only) || flags.only.startsWith('mem'))
+    (selected('mem:') || flags.only?.split(',').some((part) => part.startsWith('mem')))
   ) {
     const results = new Map<string, MemoryResult>();
     await pool(MEMORY_ROWS, smoke ? settings.parallel : 1, async (row) => {
@@ -1253,7 +1258,7 @@ async function main(): Promise<void> {
     for (const row of MEMORY_ROWS) memory.push(results.get(row.id)!);
   }
   const micro: MicroResult[] =
-    flags.only === undefined || flags.only === 'micro' ? await runMicros() : [];
+    flags.only === undefined || flags.only.split(',').includes('micro') ? await runMicros() : [];
   for (const result of micro) {
     process.stderr.write(
       `[micro] ${result.id.padEnd(25)} ${Number.isFinite(result.nsPerOp) ? `${Math.round(result.nsPerOp)} ns CPU per operation` : `failed: ${result.reason}`}\n`,
