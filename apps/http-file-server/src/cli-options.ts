@@ -27,6 +27,8 @@ options:
   --dotfiles POLICY     names starting with ".": ignore (default: 404, unlisted),
                         deny (403, unlisted) or allow
   --max-connections N   connections served at once (default 1000)
+  --no-file-cache       read every file from disk on every request (default:
+                        keep small files in memory, checked by a stat per use)
   -h, --help            show this help and exit
 `;
 
@@ -41,6 +43,7 @@ export interface CliOptions {
   followSymlinks: boolean;
   dotfiles: DotfilePolicy;
   maxConnections: number;
+  fileCache: boolean;
   help: boolean;
 }
 
@@ -64,6 +67,7 @@ export function parseCli(argv: string[]): CliOptions {
         'follow-symlinks': { type: 'boolean' },
         dotfiles: { type: 'string' },
         'max-connections': { type: 'string' },
+        'no-file-cache': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -106,6 +110,7 @@ export function parseCli(argv: string[]): CliOptions {
     followSymlinks: values['follow-symlinks'] === true,
     dotfiles,
     maxConnections,
+    fileCache: values['no-file-cache'] !== true,
     help: values.help === true,
   };
 }

@@ -33,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
       followSymlinks: options.followSymlinks,
       dotfiles: options.dotfiles,
       maxConnections: options.maxConnections,
+      fileCache: options.fileCache,
     });
   } catch (error) {
     const code = (error as { code?: string }).code;

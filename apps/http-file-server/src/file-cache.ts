@@ -5,14 +5,26 @@
  *
  * @module
  */
-import { type Stats, statSync } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
+
+/** A folder on a cached file's path, by its identity when the file was read. */
+export interface CachedFolder {
+  readonly path: Buffer;
+  readonly dev: number;
+  readonly ino: number;
+}
 
 /** What the cache keeps of a file, and the identity it was read with. */
 export interface CachedFile {
   /** The request path it is kept under. */
   readonly key: string;
-  /** The absolute path it was opened by (the root and the decoded segments). */
+  /**
+   * The absolute path it was opened by (the real root and the decoded
+   * segments), which was its real path: no symbolic link on the way.
+   */
   readonly path: Buffer;
+  /** The folders between the root and the file, outermost first. */
+  readonly folders: readonly CachedFolder[];
   readonly dev: number;
   readonly ino: number;
   readonly size: number;
@@ -73,15 +85,15 @@ export function isRacy(st: Stats, now: number): boolean {
 /**
  * Small files' bytes and response fields, by request path.
  *
- * Every hit is revalidated with one `stat` of the path the file was opened
- * by: device, inode, size, modification and change times must be those the
- * bytes were read with, or the entry is dropped and the request served from
- * disk (through the full containment check). Files changed less than
- * {@link RACY_WINDOW_MS} before being read are not cached at all. Bounded
+ * Only files whose real path (checked on the open descriptor) is the path
+ * they were asked by, inside the root, with no symbolic link on the way,
+ * are kept. Every hit is revalidated with one `lstat` per path component
+ * below the root (see {@link FileCache.lookup}): the same folders, none
+ * turned into a link, and the same unchanged file; otherwise the request is
+ * served from disk through the full containment check. Files changed less
+ * than {@link RACY_WINDOW_MS} before being read are not kept. A hit never
+ * reads a file: it serves bytes read earlier from inside the root. Bounded
  * by entries and bytes; the CLOCK algorithm picks what to evict.
- *
- * Only bytes read through the full check (the descriptor's real path inside
- * the root) are ever stored; a hit never reads a file.
  */
 export class FileCache implements FileCacheLimits {
   readonly maxEntries: number;
@@ -89,6 +101,10 @@ export class FileCache implements FileCacheLimits {
   readonly maxFileSize: number;
   #entries = new Map<string, CachedFile>();
   #bytes = 0;
+  /** Lookups answered from the cache. */
+  hits = 0;
+  /** Entries dropped because their file changed, moved or went away. */
+  invalidations = 0;
 
   constructor(limits: Partial<FileCacheLimits> = {}) {
     this.maxEntries = Math.max(0, limits.maxEntries ?? DEFAULT_FILE_CACHE_LIMITS.maxEntries);
@@ -113,30 +129,21 @@ export class FileCache implements FileCacheLimits {
 
   /**
    * The entry for `key` if the file it was read from is still there,
-   * unchanged (one `stat`); otherwise the entry is dropped and undefined
-   * is returned.
+   * unchanged, by the same way: each folder on its path (`lstat`) still a
+   * folder, not a link, with the same device and inode, and the file
+   * (`lstat`) still a regular file, not a link, with the same device,
+   * inode, size, modification and change times. Otherwise the entry is
+   * dropped and undefined returned (the request then takes the full check).
    */
   lookup(key: string): CachedFile | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    let st: Stats | undefined;
-    try {
-      st = statSync(entry.path, { throwIfNoEntry: false });
-    } catch {
-      st = undefined;
-    }
-    if (
-      st !== undefined &&
-      st.ino === entry.ino &&
-      st.dev === entry.dev &&
-      st.size === entry.size &&
-      st.mtimeMs === entry.mtimeMs &&
-      st.ctimeMs === entry.ctimeMs &&
-      st.isFile()
-    ) {
+    if (isCurrent(entry)) {
       entry.used = true;
+      this.hits++;
       return entry;
     }
+    this.invalidations++;
     this.delete(key);
     return undefined;
   }
@@ -197,6 +204,54 @@ export class FileCache implements FileCacheLimits {
         this.#bytes -= entryBytes(entry);
       }
     }
+  }
+}
+
+/**
+ * The folders between `root` and the file `segments` name, each checked
+ * with `lstat` to be a folder and not a link; null when one is not.
+ */
+export function cachedFolders(root: Buffer, segments: readonly Buffer[]): CachedFolder[] | null {
+  const folders: CachedFolder[] = [];
+  let path = root;
+  for (let i = 0; i < segments.length - 1; i++) {
+    path = Buffer.concat([path, SLASH, segments[i]!]);
+    let st: Stats | undefined;
+    try {
+      st = lstatSync(path, { throwIfNoEntry: false });
+    } catch {
+      return null;
+    }
+    if (st === undefined || !st.isDirectory()) return null;
+    folders.push({ path, dev: st.dev, ino: st.ino });
+  }
+  return folders;
+}
+
+const SLASH = Buffer.from('/');
+
+function isCurrent(entry: CachedFile): boolean {
+  try {
+    const folders = entry.folders;
+    for (let i = 0; i < folders.length; i++) {
+      const folder = folders[i]!;
+      const st = lstatSync(folder.path, { throwIfNoEntry: false });
+      if (st === undefined || st.ino !== folder.ino || st.dev !== folder.dev || !st.isDirectory()) {
+        return false;
+      }
+    }
+    const st = lstatSync(entry.path, { throwIfNoEntry: false });
+    return (
+      st !== undefined &&
+      st.ino === entry.ino &&
+      st.dev === entry.dev &&
+      st.size === entry.size &&
+      st.mtimeMs === entry.mtimeMs &&
+      st.ctimeMs === entry.ctimeMs &&
+      st.isFile()
+    );
+  } catch {
+    return false;
   }
 }
 

@@ -22,7 +22,13 @@ import { resolve } from 'node:path';
 import { ClosedError } from '@socketserver/core';
 import mime from 'mime-types';
 import parseRange from 'range-parser';
-import { type CachedFile, DEFAULT_FILE_CACHE_LIMITS, FileCache, isRacy } from './file-cache.js';
+import {
+  type CachedFile,
+  cachedFolders,
+  DEFAULT_FILE_CACHE_LIMITS,
+  FileCache,
+  isRacy,
+} from './file-cache.js';
 import { HTTPError, HTTPRequestHandler, httpDate } from './http-request-handler.js';
 import { displayName, type ListingEntry, renderListing, sortEntries } from './listing.js';
 import { canonicalPath, type ParsedTarget, parseTarget } from './target.js';
@@ -312,7 +318,8 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
         return;
       }
       const name = displayName(target.segments.at(-1) ?? Buffer.alloc(0));
-      const entry = cache === null ? null : this.#cacheFile(cache, key, file, name, now);
+      const entry =
+        cache === null ? null : this.#cacheFile(cache, key, file, target.segments, name, now);
       await this.#serveFile(entry ?? fileFacts(st, name), fd, entry, withBody);
     } finally {
       closeQuietly(fd);
@@ -321,17 +328,22 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
 
   /**
    * Reads a small file whole and keeps it in the cache, unless it changed
-   * too recently ({@link isRacy}) or did not read back at its size.
+   * too recently ({@link isRacy}), its path has a symbolic link on the way
+   * (its real path is not the path asked for), or it did not read back at
+   * its size.
    */
   #cacheFile(
     cache: FileCache,
     key: string,
     file: OpenFile,
+    segments: readonly Buffer[],
     name: string,
     now: number,
   ): CachedFile | null {
-    const { fd, st, path } = file;
-    if (!cache.accepts(st.size) || isRacy(st, now)) return null;
+    const { fd, st, path, real } = file;
+    if (!cache.accepts(st.size) || isRacy(st, now) || !real.equals(path)) return null;
+    const folders = cachedFolders(realRoot(this.directory), segments);
+    if (folders === null) return null;
     const body = Buffer.allocUnsafe(st.size);
     let filled = 0;
     while (filled < body.length) {
@@ -343,6 +355,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
       ...fileFacts(st, name),
       key,
       path,
+      folders,
       dev: st.dev,
       ino: st.ino,
       mtimeMs: st.mtimeMs,

@@ -10,11 +10,20 @@
  * @module
  */
 export { encodeSegment, escapeHtml, escapeLog } from './escape.js';
+export type { CachedFile, FileCacheLimits } from './file-cache.js';
+export {
+  DEFAULT_FILE_CACHE_LIMITS,
+  FileCache,
+  isRacy,
+  RACY_WINDOW_MS,
+  RACY_WINDOW_WHOLE_SECONDS_MS,
+} from './file-cache.js';
 export type { DotfilePolicy, FileSettings } from './file-request-handler.js';
 export {
   DEFAULT_FILE_SETTINGS,
   entityTag,
   FileRequestHandler,
+  fileCachesOf,
   isInside,
 } from './file-request-handler.js';
 export { Headers } from './headers.js';

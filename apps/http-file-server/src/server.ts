@@ -189,4 +189,8 @@ const SETTING_KEYS = [
   'maxRanges',
   'maxListingEntries',
   'indexFiles',
+  'fileCache',
+  'fileCacheEntries',
+  'fileCacheBytes',
+  'fileCacheMaxFileSize',
 ] as const satisfies ReadonlyArray<keyof (HTTPSettings & FileSettings)>;
