@@ -1,16 +1,18 @@
 /**
  * Starting and always stopping the benchmark's processes: servers in their
  * own process group (so a forking server's children go with it), load
- * generators over IPC. Everything started is killed on exit, SIGINT and
+ * generators over IPC (Node) or pipes (native). Everything started is killed on exit, SIGINT and
  * SIGTERM.
  *
  * @module
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LoadConfig, ReadyMessage, ResultMessage } from './load-config.js';
+import type { ControlMessage, LoadConfig, ReadyMessage, ResultMessage } from './load-config.js';
+import { type GeneratorKind, spawnNativeGenerator } from './native-gen.js';
 import type { ReadyLine } from './targets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -214,25 +216,45 @@ export function rssOf(pid: number): number {
 export interface Generator {
   ready: Promise<ReadyMessage>;
   result: Promise<ResultMessage>;
-  send(message: { type: 'start' } | { type: 'release' }): void;
+  send(message: ControlMessage): void;
   /** Calls `listener` when the generator's measured window starts and ends. */
   onWindow(listener: (phase: 'start' | 'end') => void): void;
   kill(): void;
 }
 
-/** Forks one load generator (`dist/loadgen.js`) with `config`. */
-export function startGenerator(config: LoadConfig, timeoutMs: number): Generator {
+/**
+ * Starts one load generator with `config`: the native one
+ * (`dist/loadgen-native`, JSON lines over stdin/stdout) or the Node one
+ * (`dist/loadgen.js`, forked, messages over IPC). Both present the same
+ * {@link Generator}.
+ */
+export function startGenerator(
+  config: LoadConfig,
+  timeoutMs: number,
+  kind: GeneratorKind = 'node',
+): Generator {
   hookExit();
-  const child = fork(resolve(benchDir, 'dist', 'loadgen.js'), [JSON.stringify(config)], {
-    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-  });
+  let child: ChildProcess;
+  let messages: EventEmitter;
+  let send: (control: ControlMessage) => void;
+  if (kind === 'native') {
+    ({ child, messages, send } = spawnNativeGenerator(config));
+  } else {
+    child = fork(resolve(benchDir, 'dist', 'loadgen.js'), [JSON.stringify(config)], {
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    messages = child;
+    send = (control) => {
+      if (child.connected) child.send(control);
+    };
+  }
   live.add(child);
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (text: string) => {
     stderr = (stderr + text).slice(-2000);
   });
-  // 'close' (not 'exit'): IPC messages sent just before exiting may still be on their way at 'exit'.
+  // 'close' (not 'exit'): messages sent just before exiting may still be on their way at 'exit'.
   const exited = new Promise<void>((done) => child.once('close', () => done()));
   exited.then(() => live.delete(child));
   const message = <T>(type: string): Promise<T> =>
@@ -240,7 +262,7 @@ export function startGenerator(config: LoadConfig, timeoutMs: number): Generator
       const timer = setTimeout(() => {
         reject(new Error(`load generator: no ${type} within ${timeoutMs} ms`));
       }, timeoutMs);
-      child.on('message', (received: { type?: string }) => {
+      messages.on('message', (received: { type?: string }) => {
         if (received?.type !== type) return;
         clearTimeout(timer);
         resolvePromise(received as T);
@@ -249,7 +271,7 @@ export function startGenerator(config: LoadConfig, timeoutMs: number): Generator
         clearTimeout(timer);
         reject(
           new Error(
-            `load generator exited (${child.exitCode ?? child.signalCode}) before ${type}: ${stderr.trim().slice(-400)}`,
+            `${kind} load generator exited (${child.exitCode ?? child.signalCode}) before ${type}: ${stderr.trim().slice(-400)}`,
           ),
         );
       });
@@ -261,11 +283,9 @@ export function startGenerator(config: LoadConfig, timeoutMs: number): Generator
   return {
     ready,
     result,
-    send: (control) => {
-      if (child.connected) child.send(control);
-    },
+    send,
     onWindow: (listener) => {
-      child.on('message', (received: { type?: string; phase?: 'start' | 'end' }) => {
+      messages.on('message', (received: { type?: string; phase?: 'start' | 'end' }) => {
         if (received?.type === 'window' && received.phase) listener(received.phase);
       });
     },

@@ -7,10 +7,15 @@
  * node dist/run.js [--smoke] [--duration ms] [--warmup ms] [--rounds n]
  *                  [--generators n] [--memory-connections n] [--only substring[,substring...]]
  *                  [--json file] [--no-memory] [--parallel n] [--settings json]
+ *                  [--generator native|node]
  * ```
  * `BENCH_SMOKE=1` is `--smoke`: tiny durations and counts, for CI.
  * `--settings '{"requestQueueSize":511}'` passes settings to every
  * @socketserver server (for experiments; the report says so).
+ * `--generator`: the native load generator (`dist/loadgen-native`, the
+ * default when it was built) or the Node one (`dist/loadgen.js`, the
+ * fallback when no C compiler was found at build time); the report says
+ * which ran.
  *
  * @module
  */
@@ -21,6 +26,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Histogram } from './histogram.js';
 import type { LoadConfig, ResultMessage } from './load-config.js';
+import { type GeneratorKind, nativeGeneratorBuilt } from './native-gen.js';
 import {
   benchDir,
   groupCpuMs,
@@ -49,8 +55,36 @@ const { values: flags } = parseArgs({
     'no-memory': { type: 'boolean', default: false },
     parallel: { type: 'string' },
     settings: { type: 'string' },
+    generator: { type: 'string' },
   },
 });
+
+/** Which load generator runs, and why (for the report's header). */
+const generator: { kind: GeneratorKind; note: string } = (() => {
+  const built = nativeGeneratorBuilt();
+  switch (flags.generator) {
+    case 'native':
+      if (!built) {
+        process.stderr.write(
+          'bench: --generator native, but dist/loadgen-native is not built (the build found no C compiler)\n',
+        );
+        process.exit(2);
+      }
+      return { kind: 'native', note: 'native C (`dist/loadgen-native`)' };
+    case 'node':
+      return { kind: 'node', note: 'Node (`dist/loadgen.js`), chosen with `--generator node`' };
+    case undefined:
+      return built
+        ? { kind: 'native', note: 'native C (`dist/loadgen-native`)' }
+        : {
+            kind: 'node',
+            note: 'Node (`dist/loadgen.js`): the native one is not built (no C compiler at build time), so the generator costs about as much CPU per request as the servers',
+          };
+    default:
+      process.stderr.write(`bench: --generator takes native or node, not ${flags.generator}\n`);
+      process.exit(2);
+  }
+})();
 
 const smoke = flags.smoke === true;
 const settings = {
@@ -632,7 +666,7 @@ async function runEcho(row: EchoRow): Promise<RowResult> {
     };
     const total =
       config.connectTimeoutMs + config.warmupMs + config.durationMs + config.graceMs + 15_000;
-    return startGenerator(config, total);
+    return startGenerator(config, total, generator.kind);
   });
   const serverCpu = { start: Number.NaN, end: Number.NaN };
   generators[0]!.onWindow((phase) => {
@@ -830,6 +864,7 @@ async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Pro
         seed: 1000 + index,
       },
       smoke ? 30_000 : 90_000,
+      generator.kind,
     ),
   );
   try {
@@ -977,7 +1012,7 @@ function report(
   out.push(
     `${started.toISOString()}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}; ` +
       `warm-up ${settings.warmupMs} ms, window ${settings.durationMs} ms, ${settings.rounds} round(s) (median shown), ` +
-      `${settings.generators} load generator process(es) per row; whole run ${seconds.toFixed(0)} s.`,
+      `${settings.generators} load generator process(es) per row, generator: ${generator.note}; whole run ${seconds.toFixed(0)} s.`,
   );
   out.push('');
   out.push(
@@ -1236,7 +1271,7 @@ async function main(): Promise<void> {
       rounds.get(row.id)!.push(result);
       const summary =
         result.status === 'ok'
-          ? `${fmt.rate(result.perSecond)}/s p50 ${fmt.micros(result.p50)} p99 ${fmt.micros(result.p99)} bad ${result.mismatches}/${result.lost}/${result.errors} server ${result.serverCores.toFixed(2)} cores ${fmt.cpu(result.serverMicrosPerRequest)}/req gen ${result.generatorCores.toFixed(2)} cores`
+          ? `${fmt.rate(result.perSecond)}/s p50 ${fmt.micros(result.p50)} p99 ${fmt.micros(result.p99)} bad ${result.mismatches}/${result.lost}/${result.errors} server ${result.serverCores.toFixed(2)} cores ${fmt.cpu(result.serverMicrosPerRequest)}/req gen ${result.generatorCores.toFixed(2)} cores ${fmt.cpu((result.generatorCpuMs * 1000) / Math.max(1, result.completed))}/req`
           : `${result.status}: ${result.reason}`;
       process.stderr.write(`[round ${round}] ${row.id.padEnd(24)} ${summary}\n`);
     });
@@ -1281,6 +1316,7 @@ async function main(): Promise<void> {
           started,
           smoke,
           settings,
+          generator: generator.kind,
           rows: list.map((row) => ({ ...row, result: echo.get(row.id) })),
           memory,
           micro,

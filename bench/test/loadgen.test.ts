@@ -2,8 +2,10 @@
  * The load generator's correctness: against a correct echo it reports zero
  * mismatches and zero lost replies; against deliberately wrong echo servers
  * (a flipped byte, a swallowed reply, an extra byte, a closed connection)
- * it reports each fault. Runs the built generator (`dist/loadgen.js`) in
- * its own process, as the benchmark does.
+ * it reports each fault. Every case runs against both generators, each
+ * built and in its own process as the benchmark runs them: the Node one
+ * (`dist/loadgen.js`) and the native one (`dist/loadgen-native`, from
+ * `native/loadgen.c`).
  */
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +14,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadConfig, ResultMessage } from '../src/load-config.js';
+import {
+  type GeneratorKind,
+  nativeGeneratorBuilt,
+  nativeGeneratorPath,
+} from '../src/native-gen.js';
 import { benchDir, startGenerator } from '../src/procs.js';
 import { createUnixDgramSocket } from '../src/unix-dgram.js';
 
@@ -21,6 +28,11 @@ const cleanups: Array<() => Promise<void>> = [];
 beforeAll(() => {
   if (!existsSync(resolve(benchDir, 'dist', 'loadgen.js'))) {
     throw new Error('bench is not built: run `pnpm --filter @socketserver/bench run build` first');
+  }
+  if (!nativeGeneratorBuilt()) {
+    throw new Error(
+      `${nativeGeneratorPath} is not built: the build compiles native/loadgen.c with cc, gcc or g++; is one installed?`,
+    );
   }
   dir = mkdtempSync(join(tmpdir(), 'ssbench-test-'));
 });
@@ -84,6 +96,7 @@ async function udpServer(
 }
 
 async function generate(
+  kind: GeneratorKind,
   target: { host?: string; port?: number; path?: string },
   overrides: Partial<LoadConfig>,
 ): Promise<ResultMessage> {
@@ -102,7 +115,7 @@ async function generate(
     seed: 42,
     ...overrides,
   };
-  const generator = startGenerator(config, 20_000);
+  const generator = startGenerator(config, 20_000, kind);
   try {
     await generator.ready;
     generator.send({ type: config.mode === 'hold' ? 'release' : 'start' });
@@ -120,116 +133,6 @@ function flipByte(line: Buffer): Buffer {
   return copy;
 }
 
-describe('load generator over TCP kept connections', () => {
-  it('reports no mismatch and no loss against a correct echo', async () => {
-    const result = await generate(await streamServer(echo), {});
-    expect(result.connected).toBe(3);
-    expect(result.completed).toBeGreaterThan(0);
-    expect(result.mismatches).toBe(0);
-    expect(result.lost).toBe(0);
-    expect(result.errors).toBe(0);
-    expect(result.histogram.total).toBe(result.completed);
-    expect(result.cpuUserUs + result.cpuSystemUs).toBeGreaterThan(0);
-  });
-
-  it('counts a reply with one wrong byte as a mismatch', async () => {
-    const target = await streamServer((line, index) => (index === 5 ? flipByte(line) : line));
-    const result = await generate(target, {});
-    expect(result.mismatches).toBe(3);
-    expect(result.lost).toBe(0);
-  });
-
-  it('counts a reply sent on another connection as a mismatch', async () => {
-    // Each connection sends different bytes: answering the previous line is wrong.
-    let previous: Buffer | null = null;
-    const target = await streamServer((line, index) => {
-      const reply = index === 4 && previous !== null ? previous : line;
-      previous = line;
-      return reply;
-    });
-    const result = await generate(target, {});
-    expect(result.mismatches).toBeGreaterThan(0);
-  });
-
-  it('counts bytes beyond the reply as unexpected', async () => {
-    const target = await streamServer((line, index) =>
-      index === 2 ? Buffer.concat([line, Buffer.from('x')]) : line,
-    );
-    const result = await generate(target, { connections: 1 });
-    expect(result.mismatches).toBeGreaterThan(0);
-    expect(result.unexpectedBytes).toBeGreaterThan(0);
-  });
-
-  it('counts a swallowed reply as lost', async () => {
-    const target = await streamServer((line, index) => (index === 3 ? null : line));
-    const result = await generate(target, {});
-    expect(result.lost).toBe(3);
-    expect(result.mismatches).toBe(0);
-  });
-
-  it('counts a connection closed before its reply as lost', async () => {
-    const target = await streamServer((line, index, socket) => {
-      if (index === 3) {
-        socket.destroy();
-        return null;
-      }
-      return line;
-    });
-    const result = await generate(target, { connections: 2 });
-    expect(result.lost).toBe(2);
-  });
-});
-
-describe('load generator over short connections', () => {
-  it('completes connections with no mismatch against a correct echo', async () => {
-    const target = await streamServer((line, _index, socket) => {
-      socket.end(line);
-      return null;
-    });
-    const result = await generate(target, { mode: 'short', connections: 2 });
-    expect(result.completed).toBeGreaterThan(0);
-    expect(result.mismatches).toBe(0);
-    expect(result.lost).toBe(0);
-    expect(result.errors).toBe(0);
-  });
-
-  it('counts wrong bytes and closes without a reply', async () => {
-    let count = 0;
-    const target = await streamServer((line, _index, socket) => {
-      count++;
-      if (count % 3 === 0) socket.end(flipByte(line));
-      else if (count % 3 === 1) socket.end();
-      else socket.end(line);
-      return null;
-    });
-    const result = await generate(target, { mode: 'short', connections: 2 });
-    expect(result.completed).toBeGreaterThan(0);
-    expect(result.mismatches).toBeGreaterThan(0);
-    expect(result.lost).toBeGreaterThan(0);
-  });
-});
-
-describe('load generator over UDP', () => {
-  it('reports no mismatch and no loss against a correct echo', async () => {
-    const result = await generate(await udpServer(echo), { transport: 'udp' });
-    expect(result.completed).toBeGreaterThan(0);
-    expect(result.mismatches).toBe(0);
-    expect(result.lost).toBe(0);
-  });
-
-  it('counts wrong and dropped datagrams', async () => {
-    const target = await udpServer((packet, index) => {
-      if (index === 4) return flipByte(packet);
-      if (index === 7) return null;
-      return packet;
-    });
-    const result = await generate(target, { transport: 'udp', replyTimeoutMs: 50 });
-    expect(result.mismatches).toBe(1);
-    expect(result.lost).toBe(1);
-    expect(result.completed).toBeGreaterThan(0);
-  });
-});
-
 async function unixDgramServer(
   path: string,
   transform: (packet: Buffer, index: number) => Buffer | null,
@@ -246,53 +149,192 @@ async function unixDgramServer(
   return { path };
 }
 
-describe('load generator over Unix datagrams', () => {
-  it('reports no mismatch and no loss against a correct echo', async () => {
-    const target = await unixDgramServer(join(dir, 'ud-ok.sock'), echo);
-    const result = await generate(target, {
-      transport: 'unixdgram',
-      clientPath: join(dir, 'ud-ok-client'),
-      connections: 20,
+describe.each(['node', 'native'] as const)('%s generator', (kind) => {
+  describe('load generator over TCP kept connections', () => {
+    it('reports no mismatch and no loss against a correct echo', async () => {
+      const result = await generate(kind, await streamServer(echo), {});
+      expect(result.connected).toBe(3);
+      expect(result.completed).toBeGreaterThan(0);
+      expect(result.mismatches).toBe(0);
+      expect(result.lost).toBe(0);
+      expect(result.errors).toBe(0);
+      expect(result.histogram.total).toBe(result.completed);
+      expect(result.cpuUserUs + result.cpuSystemUs).toBeGreaterThan(0);
     });
-    expect(result.completed).toBeGreaterThan(0);
-    expect(result.mismatches + result.lost + result.errors).toBe(0);
+
+    it('counts a reply with one wrong byte as a mismatch', async () => {
+      const target = await streamServer((line, index) => (index === 5 ? flipByte(line) : line));
+      const result = await generate(kind, target, {});
+      expect(result.mismatches).toBe(3);
+      expect(result.lost).toBe(0);
+    });
+
+    it('counts a reply sent on another connection as a mismatch', async () => {
+      // Each connection sends different bytes: answering the previous line is wrong.
+      let previous: Buffer | null = null;
+      const target = await streamServer((line, index) => {
+        const reply = index === 4 && previous !== null ? previous : line;
+        previous = line;
+        return reply;
+      });
+      const result = await generate(kind, target, {});
+      expect(result.mismatches).toBeGreaterThan(0);
+    });
+
+    it('counts bytes beyond the reply as unexpected', async () => {
+      const target = await streamServer((line, index) =>
+        index === 2 ? Buffer.concat([line, Buffer.from('x')]) : line,
+      );
+      const result = await generate(kind, target, { connections: 1 });
+      expect(result.mismatches).toBeGreaterThan(0);
+      expect(result.unexpectedBytes).toBeGreaterThan(0);
+    });
+
+    it('counts a swallowed reply as lost', async () => {
+      const target = await streamServer((line, index) => (index === 3 ? null : line));
+      const result = await generate(kind, target, {});
+      expect(result.lost).toBe(3);
+      expect(result.mismatches).toBe(0);
+    });
+
+    it('counts a connection closed before its reply as lost', async () => {
+      const target = await streamServer((line, index, socket) => {
+        if (index === 3) {
+          socket.destroy();
+          return null;
+        }
+        return line;
+      });
+      const result = await generate(kind, target, { connections: 2 });
+      expect(result.lost).toBe(2);
+    });
   });
 
-  it('counts wrong and dropped datagrams', async () => {
-    const target = await unixDgramServer(join(dir, 'ud-bad.sock'), (packet, index) => {
-      if (index === 4) return flipByte(packet);
-      if (index === 7) return null;
-      return packet;
+  describe('load generator over short connections', () => {
+    it('completes connections with no mismatch against a correct echo', async () => {
+      const target = await streamServer((line, _index, socket) => {
+        socket.end(line);
+        return null;
+      });
+      const result = await generate(kind, target, { mode: 'short', connections: 2 });
+      expect(result.completed).toBeGreaterThan(0);
+      expect(result.mismatches).toBe(0);
+      expect(result.lost).toBe(0);
+      expect(result.errors).toBe(0);
     });
-    const result = await generate(target, {
-      transport: 'unixdgram',
-      clientPath: join(dir, 'ud-bad-client'),
-      replyTimeoutMs: 50,
+
+    it('counts wrong bytes and closes without a reply', async () => {
+      let count = 0;
+      const target = await streamServer((line, _index, socket) => {
+        count++;
+        if (count % 3 === 0) socket.end(flipByte(line));
+        else if (count % 3 === 1) socket.end();
+        else socket.end(line);
+        return null;
+      });
+      const result = await generate(kind, target, { mode: 'short', connections: 2 });
+      expect(result.completed).toBeGreaterThan(0);
+      expect(result.mismatches).toBeGreaterThan(0);
+      expect(result.lost).toBeGreaterThan(0);
     });
-    expect(result.mismatches).toBe(1);
-    expect(result.lost).toBe(1);
+  });
+
+  describe('load generator over UDP', () => {
+    it('reports no mismatch and no loss against a correct echo', async () => {
+      const result = await generate(kind, await udpServer(echo), { transport: 'udp' });
+      expect(result.completed).toBeGreaterThan(0);
+      expect(result.mismatches).toBe(0);
+      expect(result.lost).toBe(0);
+    });
+
+    it('counts wrong and dropped datagrams', async () => {
+      const target = await udpServer((packet, index) => {
+        if (index === 4) return flipByte(packet);
+        if (index === 7) return null;
+        return packet;
+      });
+      const result = await generate(kind, target, { transport: 'udp', replyTimeoutMs: 50 });
+      expect(result.mismatches).toBe(1);
+      expect(result.lost).toBe(1);
+      expect(result.completed).toBeGreaterThan(0);
+    });
+  });
+
+  describe('load generator over Unix datagrams', () => {
+    it('reports no mismatch and no loss against a correct echo', async () => {
+      const target = await unixDgramServer(join(dir, `${kind}-ud-ok.sock`), echo);
+      const result = await generate(kind, target, {
+        transport: 'unixdgram',
+        clientPath: join(dir, `${kind}-ud-ok-client`),
+        connections: 20,
+      });
+      expect(result.completed).toBeGreaterThan(0);
+      expect(result.mismatches + result.lost + result.errors).toBe(0);
+    });
+
+    it('counts wrong and dropped datagrams', async () => {
+      const target = await unixDgramServer(join(dir, `${kind}-ud-bad.sock`), (packet, index) => {
+        if (index === 4) return flipByte(packet);
+        if (index === 7) return null;
+        return packet;
+      });
+      const result = await generate(kind, target, {
+        transport: 'unixdgram',
+        clientPath: join(dir, `${kind}-ud-bad-client`),
+        replyTimeoutMs: 50,
+      });
+      expect(result.mismatches).toBe(1);
+      expect(result.lost).toBe(1);
+    });
+  });
+
+  describe('load generator over a Unix stream socket, and holding connections', () => {
+    it('echoes over a path', async () => {
+      const target = await streamServer(echo, join(dir, `${kind}-echo.sock`));
+      const result = await generate(kind, target, { transport: 'unix' });
+      expect(result.completed).toBeGreaterThan(0);
+      expect(result.mismatches + result.lost + result.errors).toBe(0);
+    });
+
+    it('holds connections after checking one echo on each', async () => {
+      const target = await streamServer(echo);
+      const result = await generate(kind, target, {
+        mode: 'hold',
+        connections: 20,
+        connectParallelism: 8,
+      });
+      expect(result.connected).toBe(20);
+      expect(result.mismatches + result.lost + result.errors).toBe(0);
+    });
+
+    it('does not count a held connection whose echo is wrong', async () => {
+      const target = await streamServer((line, index) => (index === 0 ? flipByte(line) : line));
+      const result = await generate(kind, target, { mode: 'hold', connections: 4 });
+      expect(result.connected).toBe(0);
+      expect(result.mismatches).toBe(4);
+    });
   });
 });
 
-describe('load generator over a Unix stream socket, and holding connections', () => {
-  it('echoes over a path', async () => {
-    const target = await streamServer(echo, join(dir, 'echo.sock'));
-    const result = await generate(target, { transport: 'unix' });
-    expect(result.completed).toBeGreaterThan(0);
-    expect(result.mismatches + result.lost + result.errors).toBe(0);
-  });
-
-  it('holds connections after checking one echo on each', async () => {
-    const target = await streamServer(echo);
-    const result = await generate(target, { mode: 'hold', connections: 20, connectParallelism: 8 });
-    expect(result.connected).toBe(20);
-    expect(result.mismatches + result.lost + result.errors).toBe(0);
-  });
-
-  it('does not count a held connection whose echo is wrong', async () => {
-    const target = await streamServer((line, index) => (index === 0 ? flipByte(line) : line));
-    const result = await generate(target, { mode: 'hold', connections: 4 });
-    expect(result.connected).toBe(0);
-    expect(result.mismatches).toBe(4);
+describe('the two generators', () => {
+  it('send the same bytes for the same seed', async () => {
+    const seen: Record<GeneratorKind, string[]> = { node: [], native: [] };
+    let current: GeneratorKind = 'node';
+    const target = await streamServer((line) => {
+      seen[current].push(line.toString('latin1'));
+      return line;
+    });
+    for (const kind of ['node', 'native'] as const) {
+      current = kind;
+      const result = await generate(kind, target, {
+        mode: 'hold',
+        connections: 3,
+        connectParallelism: 1,
+        seed: 12345,
+      });
+      expect(result.connected).toBe(3);
+    }
+    expect(seen.native).toHaveLength(3);
+    expect(seen.native).toEqual(seen.node);
   });
 });

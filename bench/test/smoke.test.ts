@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { nativeGeneratorBuilt } from '../src/native-gen.js';
 import { benchDir } from '../src/procs.js';
 
 let dir = '';
@@ -52,6 +53,7 @@ it('runs every row of the benchmark with no wrong or lost reply', async () => {
   expect(stdout).toContain('## HTTP file server');
 
   const report = JSON.parse(readFileSync(json, 'utf8')) as {
+    generator: string;
     rows: Array<{
       id: string;
       result?: {
@@ -65,6 +67,9 @@ it('runs every row of the benchmark with no wrong or lost reply', async () => {
     memory: Array<{ id: string; status: string; reason?: string; connections: number }>;
     micro: Array<{ id: string; nsPerOp: number | null; reason?: string }>;
   };
+  // The native generator runs whenever it was built; the header says which one ran.
+  expect(report.generator).toBe(nativeGeneratorBuilt() ? 'native' : 'node');
+  expect(stdout).toMatch(/generator: (native C|Node)/);
   expect(report.rows.length).toBeGreaterThan(30);
   for (const row of report.rows) {
     const result = row.result;
