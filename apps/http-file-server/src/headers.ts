@@ -35,7 +35,9 @@ export class Headers implements Iterable<[string, string]> {
 
   /** The field's comma-separated tokens, lowercased (for `Connection`). */
   tokens(name: string): string[] {
-    return this.getAll(name)
+    const values = this.#byName.get(name.toLowerCase());
+    if (values === undefined) return [];
+    return values
       .join(',')
       .split(',')
       .map((token) => token.trim().toLowerCase())

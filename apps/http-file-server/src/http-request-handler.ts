@@ -650,7 +650,8 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
         this.requestline = line.subarray(0, 64).toString('latin1');
         throw new HTTPError(414, 'Request line too long');
       }
-      this.requestline = trimLine(line).toString('latin1');
+      const end = line.length - (line[line.length - 2] === 0x0d ? 2 : 1);
+      this.requestline = line.toString('latin1', 0, end);
       const fields: Buffer[] = [];
       let budget = this.maxHeaderBytes;
       for (;;) {
@@ -681,7 +682,8 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
   }
 
   #parseHead({ line, fields }: { line: Buffer; fields: Buffer[] }): void {
-    const text = checkLine(line, 'request line');
+    // `requestline` is the line without its CRLF, already decoded.
+    const text = checkLine(line, 'request line', this.requestline);
     const words = text.split(' ');
     if (words.length === 2 && words[1] !== '') {
       throw new HTTPError(400, `Bad request version: HTTP/0.9 is not supported (${text})`);
@@ -690,11 +692,15 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
     const [command, target, version] = words as [string, string, string];
     if (!TOKEN.test(command)) throw new HTTPError(400, `Bad request method (${command})`);
     this.command = command;
-    const match = VERSION.exec(version);
-    if (!match) throw new HTTPError(400, `Bad request version (${version})`);
-    if (match[1] !== '1') throw new HTTPError(505, `Invalid HTTP version (${version})`);
+    if (version !== 'HTTP/1.1') {
+      const match = VERSION.exec(version);
+      if (!match) throw new HTTPError(400, `Bad request version (${version})`);
+      if (match[1] !== '1') throw new HTTPError(505, `Invalid HTTP version (${version})`);
+      this.#http11 = match[2] !== '0';
+    } else {
+      this.#http11 = true;
+    }
     this.requestVersion = version;
-    this.#http11 = match[2] !== '0';
     if (target === '' || BAD_TARGET_BYTE.test(target)) {
       throw new HTTPError(400, `Bad request target (${target})`);
     }
@@ -779,22 +785,18 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
   }
 }
 
-/** The line without its CRLF. */
-function trimLine(line: Buffer): Buffer {
-  let end = line.length;
-  if (end > 0 && line[end - 1] === 0x0a) end--;
-  if (end > 0 && line[end - 1] === 0x0d) end--;
-  return line.subarray(0, end);
-}
-
 /** Checks a head line (CRLF ending, no bare CR, no control byte) and returns its text. */
-function checkLine(line: Buffer, what: string): string {
-  if (line.length < 2 || line[line.length - 2] !== 0x0d) {
+function checkLine(line: Buffer, what: string, decoded?: string): string {
+  const end = line.length - 2;
+  if (end < 0 || line[end] !== 0x0d) {
     throw new HTTPError(400, `Bad ${what}: lines must end with CRLF`);
   }
-  const text = line.subarray(0, line.length - 2).toString('latin1');
-  if (text.includes('\r')) throw new HTTPError(400, `Bad ${what}: bare CR`);
-  if (BAD_FIELD_BYTE.test(text)) throw new HTTPError(400, `Bad ${what}: control character`);
+  const text = decoded ?? line.toString('latin1', 0, end);
+  // One scan for the common case; the message is worked out only on failure.
+  if (BAD_FIELD_BYTE.test(text)) {
+    if (text.includes('\r')) throw new HTTPError(400, `Bad ${what}: bare CR`);
+    throw new HTTPError(400, `Bad ${what}: control character`);
+  }
   return text;
 }
 
