@@ -63,8 +63,10 @@ export class Reader implements AsyncIterable<Buffer> {
   /** A reader over fixed bytes, already at end of stream after them (a datagram's `rfile`). */
   static from(bytes: Uint8Array): Reader {
     const reader = new Reader();
-    reader.push(bytes);
-    reader.end();
+    // One exact-size array: a datagram request should not allocate a growable chunk list.
+    if (bytes.length > 0) reader.#chunks = [Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes)];
+    reader.#length = bytes.length;
+    reader.#ended = true;
     return reader;
   }
 

@@ -95,11 +95,16 @@ function finished(socket: Socket): Promise<void> {
 
 /** The `wfile` of a datagram handler: collects what is written, sent as one datagram after `finish`. */
 export class BufferWriter implements Writer {
-  #chunks: Buffer[] = [];
+  // The usual reply is one write: kept in a field, a list only from the second write on.
+  #first: Buffer | null = null;
+  #rest: Buffer[] | null = null;
 
   write(data: string | Uint8Array): Promise<void> {
     // A copy: the caller may reuse its buffer before the reply is sent.
-    this.#chunks.push(Buffer.from(data as Uint8Array));
+    const chunk = Buffer.from(data as Uint8Array);
+    if (this.#first === null) this.#first = chunk;
+    else if (this.#rest === null) this.#rest = [chunk];
+    else this.#rest.push(chunk);
     return DONE;
   }
 
@@ -109,6 +114,7 @@ export class BufferWriter implements Writer {
 
   /** Everything written so far (Python's `BytesIO.getvalue()`). */
   getValue(): Buffer {
-    return this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+    if (this.#first === null) return EMPTY;
+    return this.#rest === null ? this.#first : Buffer.concat([this.#first, ...this.#rest]);
   }
 }

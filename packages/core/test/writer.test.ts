@@ -1,6 +1,7 @@
 import { connect, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SocketWriter } from '../src/writer.js';
+import { Reader } from '../src/reader.js';
+import { BufferWriter, SocketWriter } from '../src/writer.js';
 
 /** A connected pair of sockets on loopback. */
 async function pair(): Promise<{ server: Socket; client: Socket; close: () => void }> {
@@ -79,5 +80,32 @@ describe('SocketWriter (wfile)', () => {
     server.end();
     await writer.flush();
     expect(server.writableFinished).toBe(true);
+  });
+});
+
+describe("BufferWriter (a datagram handler's wfile)", () => {
+  it('collects writes in order, copying each so the caller may reuse its buffer', async () => {
+    const writer = new BufferWriter();
+    expect(writer.getValue().length).toBe(0);
+    const reused = Buffer.from('one ');
+    await writer.write(reused);
+    reused.write('XXXX');
+    expect(writer.getValue().toString()).toBe('one ');
+    await writer.write('two ');
+    await writer.write(new Uint8Array([0x33]));
+    expect(writer.getValue().toString()).toBe('one two 3');
+  });
+
+  it('Reader.from reads fixed bytes, from a Buffer, a Uint8Array or nothing', async () => {
+    expect((await Reader.from(new Uint8Array([0x61, 0x0a, 0x62])).readline()).toString()).toBe(
+      'a\n',
+    );
+    const empty = Reader.from(Buffer.alloc(0));
+    expect(empty.atEOF).toBe(true);
+    expect((await empty.read()).length).toBe(0);
+    const whole = Reader.from(Buffer.from('abc'));
+    expect(whole.bufferedLength).toBe(3);
+    expect((await whole.read()).toString()).toBe('abc');
+    expect(whole.atEOF).toBe(true);
   });
 });
