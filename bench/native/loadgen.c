@@ -264,10 +264,10 @@ typedef struct flow {
   int closed, ready, first_pending;
   /* short */
   int replied, sent, failed;
-  /* timers: short reconnect after a failure, dgram resend after EAGAIN */
+  /* short: reconnect after a failure */
   double timer_at; /* 0: none */
-  uint64_t timer_seq;
-  int retry_count;
+  /* dgram: sends refused with EAGAIN for the current request; waiting in the send queue */
+  int retry_count, queued;
   /* dgram */
   char *bind_path;
   unsigned char *late_lines; /* LATE_MEMORY lines, allocated on first use */
@@ -461,7 +461,6 @@ static void short_closed(flow *f) {
   /* A refused connect (a full backlog on a Unix socket fails at once) is retried after 1 ms,
      so that a tight retry loop does not steal the server's CPU. */
   if (f->failed) {
-    f->timer_seq = f->seq;
     set_timer(f, now_ms() + 1);
   } else {
     short_next(f);
@@ -615,24 +614,64 @@ static int late_remove(flow *f, const unsigned char *message, size_t length) {
   return 0;
 }
 
-static void dgram_transmit(flow *f) {
+/* Sends the current request once; returns 0, or the errno of a refused send. */
+static int dgram_try(flow *f) {
   ssize_t n;
   do {
     n = cfg.transport == T_UDP
             ? send(f->fd, f->line, L, 0)
             : sendto(f->fd, f->line, L, 0, (struct sockaddr *)&server_addr, server_addr_length);
   } while (n < 0 && errno == EINTR);
-  if (n >= 0) return;
-  /* The server's receive queue is full (net.unix.max_dgram_qlen, 10 by default): a
-     blocking client would wait in sendto, so wait a little and send again. */
-  if ((errno == EAGAIN || errno == EWOULDBLOCK) && f->retry_count < 1000) {
-    st.retries++;
-    f->retry_count++;
-    f->timer_seq = f->seq;
-    set_timer(f, now_ms() + 1);
-    return;
+  return n >= 0 ? 0 : errno == EWOULDBLOCK ? EAGAIN : errno;
+}
+
+/*
+ * Requests whose send was refused with EAGAIN: the server's receive queue is full
+ * (net.unix.max_dgram_qlen, 10 by default). A blocking client would wait in sendto;
+ * here they wait in this queue, in order, and are sent again after each batch of
+ * events (a reply means the server took a datagram off its queue) or 1 ms after the
+ * last refusal. While any request waits, new ones join the back of the queue: sockets
+ * retrying each on its own would let the ones that just got a reply refill the
+ * server's queue first and starve the others until their requests time out.
+ */
+static flow **send_queue;
+static int queue_head, queue_length;
+static double queue_retry_at; /* 0: not waiting */
+
+static void enqueue(flow *f) {
+  if (f->queued) return;
+  f->queued = 1;
+  send_queue[(queue_head + queue_length++) % nflows] = f;
+}
+
+static void dequeue(void) {
+  send_queue[queue_head]->queued = 0;
+  queue_head = (queue_head + 1) % nflows;
+  queue_length--;
+}
+
+/* A refused send: counted as a retry; after 1000 for one request it is an error. */
+static int refused(flow *f) {
+  st.retries++;
+  if (++f->retry_count < 1000) return 1;
+  count_error(EAGAIN); /* the request stays outstanding and times out as lost */
+  return 0;
+}
+
+static void drain_queue(double now) {
+  while (queue_length > 0) {
+    flow *f = send_queue[queue_head];
+    if (f->expecting && f->fd >= 0) {
+      int error = dgram_try(f);
+      if (error == EAGAIN && refused(f)) {
+        queue_retry_at = now + 1;
+        return;
+      }
+      if (error && error != EAGAIN) count_error(error);
+    }
+    dequeue();
   }
-  count_error(errno);
+  queue_retry_at = 0;
 }
 
 static void dgram_send(flow *f) {
@@ -642,7 +681,20 @@ static void dgram_send(flow *f) {
   f->retry_count = 0;
   f->sent_at = now_ms();
   st.sent++;
-  dgram_transmit(f);
+  if (f->queued) return; /* still in line (its last request timed out there): keeps its place */
+  if (queue_length > 0) {
+    enqueue(f);
+    return;
+  }
+  int error = dgram_try(f);
+  if (error == EAGAIN) {
+    if (refused(f)) {
+      enqueue(f);
+      queue_retry_at = f->sent_at + 1;
+    }
+  } else if (error) {
+    count_error(error);
+  }
 }
 
 static void dgram_after(flow *f) {
@@ -764,11 +816,7 @@ static void run_timers(double now) {
     flow *f = &flows[i];
     if (f->timer_at == 0 || f->timer_at > now) continue;
     clear_timer(f);
-    if (f->kind == FLOW_SHORT) {
-      short_next(f);
-    } else if (f->kind == FLOW_DGRAM && f->expecting && f->timer_seq == f->seq && f->fd >= 0) {
-      dgram_transmit(f);
-    }
+    if (f->kind == FLOW_SHORT) short_next(f);
   }
 }
 
@@ -870,7 +918,8 @@ int main(int argc, char **argv) {
   nflows = cfg.connections;
   flows = calloc(nflows > 0 ? (size_t)nflows : 1, sizeof *flows);
   unsigned char *lines = malloc((nflows > 0 ? (size_t)nflows : 1) * L);
-  if (flows == NULL || lines == NULL) die("out of memory");
+  send_queue = calloc(nflows > 0 ? (size_t)nflows : 1, sizeof *send_queue);
+  if (flows == NULL || lines == NULL || send_queue == NULL) die("out of memory");
   uint32_t seed = (uint32_t)(uint64_t)(int64_t)cfg.seed;
   for (int i = 0; i < nflows; i++) {
     flow *f = &flows[i];
@@ -979,6 +1028,7 @@ int main(int argc, char **argv) {
     if (phase == PHASE_OPENING) wake = deadline;
     else if (phase >= PHASE_WARMUP) wake = phase_end;
     if (datagrams && phase >= PHASE_WARMUP && (wake == 0 || sweep_at < wake)) wake = sweep_at;
+    if (queue_retry_at != 0 && (wake == 0 || queue_retry_at < wake)) wake = queue_retry_at;
     double timer = next_timer();
     if (timer != 0 && (wake == 0 || timer < wake)) wake = timer;
     int timeout = -1;
@@ -1003,6 +1053,7 @@ int main(int argc, char **argv) {
     }
     now = now_ms();
     run_timers(now);
+    if (queue_length > 0) drain_queue(now);
     if (datagrams && phase >= PHASE_WARMUP && now >= sweep_at) {
       dgram_sweep(now);
       sweep_at = now + sweep_every;

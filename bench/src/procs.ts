@@ -255,7 +255,14 @@ export function startGenerator(
     stderr = (stderr + text).slice(-2000);
   });
   // 'close' (not 'exit'): messages sent just before exiting may still be on their way at 'exit'.
-  const exited = new Promise<void>((done) => child.once('close', () => done()));
+  // A program that cannot start (not executable) emits 'error' and may never close.
+  const exited = new Promise<void>((done) => {
+    child.once('close', () => done());
+    child.once('error', (error) => {
+      stderr += ` ${error.message}`;
+      done();
+    });
+  });
   exited.then(() => live.delete(child));
   const message = <T>(type: string): Promise<T> =>
     new Promise<T>((resolvePromise, reject) => {
