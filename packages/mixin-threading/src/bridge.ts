@@ -9,16 +9,26 @@
 import type { Socket } from 'node:net';
 import type { Address, DatagramRequest } from '@socketserver/core';
 import { reviveError, serializeError } from './errors.js';
-import { ACK_EVERY, CREDIT, type SocketInfo, type ToMain, type ToWorker } from './protocol.js';
-
-/** Chunks from this size up are transferred to the worker rather than copied. */
-const TRANSFER_FROM = 16 * 1024;
+import {
+  ACK_EVERY,
+  CREDIT,
+  FRAME_BELOW,
+  type SocketInfo,
+  type ToMain,
+  type ToWorker,
+} from './protocol.js';
 
 /** How a request reaches a worker: a connection's bytes, or one datagram. */
 export type RequestKind = 'stream' | 'datagram';
 
 /** Sends a message about this job to its worker (the pool adds the request number). */
 export type SendToWorker = (message: ToWorker, transfer?: ArrayBuffer[]) => void;
+
+/**
+ * Sends a copy of bytes received from the peer to the job's worker as a
+ * frame (see `FRAME_BELOW`; the pool adds the request number).
+ */
+export type SendBytesToWorker = (bytes: Uint8Array) => void;
 
 /** One request on its way through the pool, until it has an outcome. */
 export class Job {
@@ -55,17 +65,27 @@ export class Job {
   }
 
   /** Connects the job to the worker now running it. */
-  attach(send: SendToWorker): void {
+  attach(send: SendToWorker, sendBytes: SendBytesToWorker): void {
     const guarded: SendToWorker = (message, transfer) => {
       if (!this.#settled) send(message, transfer);
     };
+    const guardedBytes: SendBytesToWorker = (bytes) => {
+      if (!this.#settled) sendBytes(bytes);
+    };
     this.#bridge =
-      this.kind === 'stream' ? bridgeStream(this, guarded) : bridgeDatagram(this, guarded);
+      this.kind === 'stream'
+        ? bridgeStream(this, guarded, guardedBytes)
+        : bridgeDatagram(this, guarded);
   }
 
   /** Delivers a message from the worker about this job. */
   receive(message: ToMain): void {
     if (!this.#settled) this.#bridge?.receive(message);
+  }
+
+  /** Delivers bytes the handler wrote (a frame's payload, see `FRAME_BELOW`). */
+  receiveWrite(chunk: Buffer): void {
+    if (!this.#settled) this.#bridge?.write(chunk);
   }
 
   /**
@@ -106,10 +126,12 @@ export function socketInfo(socket: Socket): SocketInfo {
 
 interface Bridge {
   receive(message: ToMain): void;
+  /** Bytes the handler wrote. */
+  write(chunk: Buffer): void;
   detach(): void;
 }
 
-function bridgeStream(job: Job, send: SendToWorker): Bridge {
+function bridgeStream(job: Job, send: SendToWorker, sendBytes: SendBytesToWorker): Bridge {
   const socket = job.request as Socket;
   let inflight = 0; // bytes sent to the worker and not yet acknowledged
   let pausedHere = false;
@@ -124,10 +146,10 @@ function bridgeStream(job: Job, send: SendToWorker): Bridge {
   };
   const onData = (chunk: Buffer) => {
     inflight += chunk.length;
-    // Large chunks that own their memory move without a copy; small ones are
-    // cheaper to copy than to transfer.
-    const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
-    if (whole && chunk.length >= TRANSFER_FROM)
+    // Small chunks are copied into a frame; large ones that own their memory
+    // move without a copy.
+    if (chunk.length < FRAME_BELOW) sendBytes(chunk);
+    else if (chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength)
       send({ t: 'data', chunk }, [chunk.buffer as ArrayBuffer]);
     else send({ t: 'data', chunk: Uint8Array.from(chunk) });
     if (inflight >= CREDIT && !pausedHere) {
@@ -141,20 +163,21 @@ function bridgeStream(job: Job, send: SendToWorker): Bridge {
   const onDrain = () => {
     if (waitingDrain) ackWrites();
   };
+  const write = (chunk: Buffer) => {
+    unacked += chunk.byteLength;
+    if (socket.destroyed || socket.writableEnded) {
+      ackWrites();
+      return;
+    }
+    const accepted = socket.write(chunk);
+    if (!accepted) waitingDrain = true;
+    else if (!waitingDrain && unacked >= ACK_EVERY) ackWrites();
+  };
   const receive = (message: ToMain) => {
     switch (message.t) {
       case 'write': {
         const chunk = message.chunk;
-        unacked += chunk.byteLength;
-        if (socket.destroyed || socket.writableEnded) {
-          ackWrites();
-          break;
-        }
-        const accepted = socket.write(
-          Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-        );
-        if (!accepted) waitingDrain = true;
-        else if (!waitingDrain && unacked >= ACK_EVERY) ackWrites();
+        write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         break;
       }
       case 'ack':
@@ -202,7 +225,7 @@ function bridgeStream(job: Job, send: SendToWorker): Bridge {
     socket.off('drain', onDrain);
     if (!socket.destroyed) socket.pause();
   };
-  return { receive, detach };
+  return { receive, write, detach };
 }
 
 function bridgeDatagram(job: Job, send: SendToWorker): Bridge {
@@ -232,5 +255,5 @@ function bridgeDatagram(job: Job, send: SendToWorker): Bridge {
         break;
     }
   };
-  return { receive, detach: () => {} };
+  return { receive, write: () => {}, detach: () => {} };
 }

@@ -8,11 +8,16 @@
  */
 import { Duplex } from 'node:stream';
 import { reviveError } from './errors.js';
-import { ACK_EVERY, CREDIT, type SocketInfo, type ToMain, type ToWorker } from './protocol.js';
+import {
+  ACK_EVERY,
+  CREDIT,
+  FRAME_BELOW,
+  type SocketInfo,
+  type ToMain,
+  type ToWorker,
+} from './protocol.js';
 
 const EMPTY = new Uint8Array(0);
-/** Copies from this size up are transferred rather than copied again by the channel. */
-const TRANSFER_FROM = 16 * 1024;
 
 /**
  * The connection as seen from a worker thread. It has the `net.Socket`
@@ -52,6 +57,7 @@ export class BridgedSocket extends Duplex {
   timeout: number | undefined = undefined;
 
   #send: (message: ToMain, transfer?: ArrayBuffer[]) => void;
+  #sendBytes: (bytes: Uint8Array) => void;
   #unackedRead = 0;
   #inflight = 0;
   #blocked: (() => void) | null = null;
@@ -61,11 +67,17 @@ export class BridgedSocket extends Duplex {
 
   /**
    * @param send - posts a message about this request to the main thread.
+   * @param sendBytes - posts a copy of written bytes (below `FRAME_BELOW`) to the main thread as a frame.
    * @param info - the main thread socket's address fields.
    */
-  constructor(send: (message: ToMain, transfer?: ArrayBuffer[]) => void, info: SocketInfo) {
+  constructor(
+    send: (message: ToMain, transfer?: ArrayBuffer[]) => void,
+    sendBytes: (bytes: Uint8Array) => void,
+    info: SocketInfo,
+  ) {
     super({ allowHalfOpen: true, readableHighWaterMark: CREDIT });
     this.#send = send;
+    this.#sendBytes = sendBytes;
     this.remoteAddress = info.remoteAddress;
     this.remotePort = info.remotePort;
     this.remoteFamily = info.remoteFamily;
@@ -78,18 +90,11 @@ export class BridgedSocket extends Duplex {
   receive(message: ToWorker): void {
     if (this.#detached) return;
     switch (message.t) {
-      case 'data': {
-        const chunk = Buffer.from(
-          message.chunk.buffer,
-          message.chunk.byteOffset,
-          message.chunk.byteLength,
+      case 'data':
+        this.receiveData(
+          Buffer.from(message.chunk.buffer, message.chunk.byteOffset, message.chunk.byteLength),
         );
-        this.bytesRead += chunk.length;
-        this.#unackedRead += chunk.length;
-        this.#touch();
-        if (this.push(chunk)) this.#ackRead();
         break;
-      }
       case 'end':
         this.push(null);
         break;
@@ -112,6 +117,15 @@ export class BridgedSocket extends Duplex {
       default:
         break;
     }
+  }
+
+  /** Delivers bytes received from the peer. Internal (called by the worker's request loop). */
+  receiveData(chunk: Buffer): void {
+    if (this.#detached) return;
+    this.bytesRead += chunk.length;
+    this.#unackedRead += chunk.length;
+    this.#touch();
+    if (this.push(chunk)) this.#ackRead();
   }
 
   /**
@@ -239,12 +253,15 @@ export class BridgedSocket extends Duplex {
     if (this.#remoteGone && message.t !== 'destroy') return;
     if (message.t === 'write') {
       // Copy: the caller may reuse its buffer after the write callback.
+      // Small chunks are copied into a frame; large ones into their own
+      // buffer, which is transferred.
+      if (message.chunk.byteLength < FRAME_BELOW) {
+        this.#sendBytes(message.chunk);
+        return;
+      }
       const copy = new Uint8Array(message.chunk.byteLength);
       copy.set(message.chunk);
-      this.#send(
-        { t: 'write', chunk: copy },
-        copy.length >= TRANSFER_FROM ? [copy.buffer] : undefined,
-      );
+      this.#send({ t: 'write', chunk: copy }, [copy.buffer]);
       return;
     }
     this.#send(message);

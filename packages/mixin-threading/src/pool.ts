@@ -11,7 +11,19 @@ import { Worker } from 'node:worker_threads';
 import { ClosedError, type DatagramRequest, UnsupportedError } from '@socketserver/core';
 import { Job, socketInfo } from './bridge.js';
 import { RequestTimeLimitError, reviveError, WorkerExitedError } from './errors.js';
-import type { Batch, RequestStart, Tagged, ToMain, WorkerBoot, WorkerStatus } from './protocol.js';
+import {
+  type Batch,
+  FRAME_DATA,
+  FRAME_WRITE,
+  frame,
+  framePayload,
+  isFrameOf,
+  type RequestStart,
+  type Tagged,
+  type ToMain,
+  type WorkerBoot,
+  type WorkerStatus,
+} from './protocol.js';
 
 /** How the pool behaves; read from the server's settings when the pool starts. */
 export interface PoolOptions {
@@ -179,11 +191,14 @@ export class WorkerPool {
     this.#workers.add(pw);
     this.#startingCount++;
     if (this.#options.daemon) worker.unref();
-    const deliver = (message: Tagged<ToMain>) => {
-      if (pw.job !== null && message.r === pw.seq) pw.job.receive(message);
+    const deliver = (message: Tagged<ToMain> | Uint8Array) => {
+      if (pw.job === null) return;
+      if (message instanceof Uint8Array) {
+        if (isFrameOf(message, FRAME_WRITE, pw.seq)) pw.job.receiveWrite(framePayload(message));
+      } else if (message.r === pw.seq) pw.job.receive(message);
     };
-    worker.on('message', (message: WorkerStatus | Tagged<ToMain> | Batch) => {
-      if ('r' in message) {
+    worker.on('message', (message: WorkerStatus | Tagged<ToMain> | Uint8Array | Batch) => {
+      if (message instanceof Uint8Array || 'r' in message) {
         deliver(message);
         return;
       }
@@ -275,7 +290,10 @@ export class WorkerPool {
     const limit = this.#options.timeLimit;
     if (limit !== null) job.limit(limit, () => new RequestTimeLimitError(limit));
     pw.worker.postMessage(start);
-    job.attach((message, transfer) => pw.worker.postMessage({ ...message, r }, transfer));
+    job.attach(
+      (message, transfer) => pw.worker.postMessage({ ...message, r }, transfer),
+      (bytes) => pw.worker.postMessage(frame(FRAME_DATA, r, bytes)),
+    );
   }
 
   #becomeIdle(pw: PoolWorker): void {

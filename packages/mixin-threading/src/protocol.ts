@@ -83,5 +83,55 @@ export type Tagged<M> = M & { r: number };
 
 /** Several worker-to-main messages sent as one (the worker batches each turn of its event loop). */
 export interface Batch {
-  batch: Tagged<ToMain>[];
+  batch: Array<Tagged<ToMain> | Uint8Array>;
+}
+
+/**
+ * Chunks of bytes below this size travel as a **frame**: one `Uint8Array`
+ * holding a {@link FRAME_HEADER}-byte header (the request number, the kind)
+ * and then the bytes, instead of a `{ t, chunk, r }` object. A bare typed
+ * array is much cheaper for the channel to clone and for the receiving
+ * thread to rebuild than an object with named fields (no property names to
+ * hash, no shapes to build), and the copy that is needed anyway (the sender
+ * may reuse its buffer) is the one into the frame. Larger chunks keep the
+ * object form, whose buffer is transferred without a copy.
+ */
+export const FRAME_BELOW = 16 * 1024;
+/** Bytes before a frame's payload: request number (uint32, little endian), kind, padding. */
+export const FRAME_HEADER = 8;
+/** A frame from main to worker: bytes received from the peer (the `data` message). */
+export const FRAME_DATA = 1;
+/** A frame from worker to main: bytes the handler wrote (the `write` message). */
+export const FRAME_WRITE = 2;
+
+/** Builds a frame of `kind` about request `r` carrying a copy of `bytes`. */
+export function frame(kind: number, r: number, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER + bytes.byteLength);
+  const n = r >>> 0;
+  out[0] = n & 0xff;
+  out[1] = (n >>> 8) & 0xff;
+  out[2] = (n >>> 16) & 0xff;
+  out[3] = n >>> 24;
+  out[4] = kind;
+  out.set(bytes, FRAME_HEADER);
+  return out;
+}
+
+/**
+ * True when `message` is a frame of `kind` about request `r` (compared on
+ * its low 32 bits: only the previous request's late messages can reach a
+ * worker's current one, so they never collide).
+ */
+export function isFrameOf(message: Uint8Array, kind: number, r: number): boolean {
+  const n = (message[0]! | (message[1]! << 8) | (message[2]! << 16) | (message[3]! << 24)) >>> 0;
+  return message[4] === kind && n === r >>> 0;
+}
+
+/** The bytes a frame carries, as a `Buffer` over the frame's memory (no copy). */
+export function framePayload(message: Uint8Array): Buffer {
+  return Buffer.from(
+    message.buffer,
+    message.byteOffset + FRAME_HEADER,
+    message.byteLength - FRAME_HEADER,
+  );
 }

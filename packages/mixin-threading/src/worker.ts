@@ -11,14 +11,19 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { type Address, type DatagramRequest, loadHandler } from '@socketserver/core';
 import { BridgedSocket } from './bridged-socket.js';
 import { reviveError, serializeError } from './errors.js';
-import type {
-  Batch,
-  RequestStart,
-  Tagged,
-  ToMain,
-  ToWorker,
-  WorkerBoot,
-  WorkerStatus,
+import {
+  type Batch,
+  FRAME_DATA,
+  FRAME_WRITE,
+  frame,
+  framePayload,
+  isFrameOf,
+  type RequestStart,
+  type Tagged,
+  type ToMain,
+  type ToWorker,
+  type WorkerBoot,
+  type WorkerStatus,
 } from './protocol.js';
 import { unpackShared } from './shared-state.js';
 
@@ -65,10 +70,10 @@ function post(message: WorkerStatus): void {
  * main thread one wake-up instead of two.
  */
 const outbox = {
-  messages: [] as Tagged<ToMain>[],
+  messages: [] as Array<Tagged<ToMain> | Uint8Array>,
   transfer: [] as ArrayBuffer[],
   scheduled: false,
-  add(message: Tagged<ToMain>, transfer?: ArrayBuffer[]): void {
+  add(message: Tagged<ToMain> | Uint8Array, transfer?: ArrayBuffer[]): void {
     this.messages.push(message);
     if (transfer !== undefined) this.transfer.push(...transfer);
     if (!this.scheduled) {
@@ -78,26 +83,31 @@ const outbox = {
   },
   flush(): void {
     this.scheduled = false;
-    const messages = this.messages.splice(0);
-    const transfer = this.transfer.splice(0);
-    const batch: Batch = { batch: messages };
+    const { messages, transfer } = this;
     if (messages.length === 1) port!.postMessage(messages[0], transfer);
-    else port!.postMessage(batch, transfer);
+    else port!.postMessage({ batch: messages } satisfies Batch, transfer);
+    this.messages = [];
+    if (transfer.length > 0) this.transfer = [];
   },
 };
 
 /** The request running now: its number and where its messages go. */
-let current: { r: number; receive: (message: ToWorker) => void } | null = null;
+let current: {
+  r: number;
+  receive: (message: ToWorker) => void;
+  receiveData: (chunk: Buffer) => void;
+} | null = null;
 
 async function runRequest(HandlerClass: HandlerClass, start: RequestStart): Promise<void> {
   const { r } = start;
   const send = (message: ToMain, transfer?: ArrayBuffer[]) =>
     outbox.add({ ...message, r }, transfer);
+  const sendBytes = (bytes: Uint8Array) => outbox.add(frame(FRAME_WRITE, r, bytes));
   let socket: BridgedSocket | null = null;
   const pendingSends = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   let request: unknown;
   if (start.kind === 'stream') {
-    socket = new BridgedSocket(send, start.socket);
+    socket = new BridgedSocket(send, sendBytes, start.socket);
     socket.on('error', () => {}); // errors reach the handler through rfile/wfile
     request = socket;
   } else {
@@ -131,6 +141,7 @@ async function runRequest(HandlerClass: HandlerClass, start: RequestStart): Prom
       }
       socket?.receive(message);
     },
+    receiveData: (chunk: Buffer) => socket?.receiveData(chunk),
   };
   let outcome: ToMain;
   try {
@@ -154,8 +165,12 @@ async function main(): Promise<void> {
     return;
   }
   server.RequestHandlerClass = HandlerClass;
-  port!.on('message', (message: RequestStart | Tagged<ToWorker>) => {
-    if ('type' in message) void runRequest(HandlerClass, message);
+  port!.on('message', (message: RequestStart | Tagged<ToWorker> | Uint8Array) => {
+    if (message instanceof Uint8Array) {
+      if (current !== null && isFrameOf(message, FRAME_DATA, current.r)) {
+        current.receiveData(framePayload(message));
+      }
+    } else if ('type' in message) void runRequest(HandlerClass, message);
     else if (current !== null && message.r === current.r) current.receive(message);
   });
   post({ type: 'ready' });
