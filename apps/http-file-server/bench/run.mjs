@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Benchmarks socketserver-http against named peers with wrk, on loopback:
 //   1. keep-alive GETs of a 1 KiB file (requests/s): vs sirv on node:http, vs nginx
+//      (and socketserver-http without its file cache)
 //   2. a 10 MiB file, keep-alive, few connections (bytes/s): vs nginx
 // Peers that are not installed (wrk, nginx) are reported as skipped. Every
 // load run is bounded (-d seconds); every process started is stopped.
@@ -99,15 +100,25 @@ async function waitListening(port) {
   throw new Error(`nothing listens on ${port}`);
 }
 
+function startOurs(...extra) {
+  const cli = join(here, '..', 'dist', 'cli.js');
+  if (!existsSync(cli)) throw new Error('build first: pnpm --filter socketserver-http build');
+  return startProcess(
+    process.execPath,
+    [cli, '0', '-b', '127.0.0.1', '-d', join(work, 'www'), '--quiet', ...extra],
+    (out) => Number(/ port (\d+) /.exec(out)?.[1]) || 0,
+  );
+}
+
+// Rows measured for the 1 KiB file only.
+const SMALL_ONLY = new Set(['socketserver-http --no-file-cache', 'sirv (node:http)']);
+
 const servers = {
   async 'socketserver-http'() {
-    const cli = join(here, '..', 'dist', 'cli.js');
-    if (!existsSync(cli)) throw new Error('build first: pnpm --filter socketserver-http build');
-    return startProcess(
-      process.execPath,
-      [cli, '0', '-b', '127.0.0.1', '-d', join(work, 'www'), '--quiet'],
-      (out) => Number(/ port (\d+) /.exec(out)?.[1]) || 0,
-    );
+    return startOurs();
+  },
+  async 'socketserver-http --no-file-cache'() {
+    return startOurs('--no-file-cache');
   },
   async 'sirv (node:http)'() {
     return startProcess(
@@ -206,7 +217,7 @@ async function main() {
         const entry = results[name];
         entry.rps = Math.max(entry.rps, small.rps);
         entry.errors += small.errors;
-        if (name !== 'sirv (node:http)') {
+        if (!SMALL_ONLY.has(name)) {
           const large = await wrk(server.port, '/10m.bin', 4, duration);
           entry.bytes = Math.max(entry.bytes, large.bytes);
           entry.errors += large.errors;

@@ -29,7 +29,12 @@ import {
   FileCache,
   isRacy,
 } from './file-cache.js';
-import { HTTPError, HTTPRequestHandler, httpDate } from './http-request-handler.js';
+import {
+  destroyWhenWritten,
+  HTTPError,
+  HTTPRequestHandler,
+  httpDate,
+} from './http-request-handler.js';
 import { displayName, type ListingEntry, renderListing, sortEntries } from './listing.js';
 import { canonicalPath, type ParsedTarget, parseTarget } from './target.js';
 
@@ -686,7 +691,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
       // since the promised Content-Length cannot be met.
       await this.endHeaders(buffer.subarray(0, bytesRead));
       this.closeConnection = true;
-      this.connection.destroy();
+      destroyWhenWritten(this.connection);
       return;
     }
     await this.endHeaders();
@@ -725,7 +730,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
     await Promise.all(released);
     if (sent !== length) {
       this.closeConnection = true;
-      socket.destroy();
+      destroyWhenWritten(socket);
     }
   }
 }

@@ -156,8 +156,9 @@ const EMPTY = Buffer.alloc(0);
  * Destroys a connection once what was written to it has been handed to the
  * kernel (a response held by the cork must not be lost); at once when
  * nothing is pending. A peer that does not read is cut off by `idleTimeout`.
+ * @internal
  */
-function destroyWhenWritten(socket: Socket): void {
+export function destroyWhenWritten(socket: Socket): void {
   if (socket.destroyed || socket.writableEnded) return;
   if (socket.writableLength === 0) {
     socket.destroy();
