@@ -18,6 +18,7 @@ import {
   type GeneratorKind,
   nativeGeneratorBuilt,
   nativeGeneratorPath,
+  spawnNativeGenerator,
 } from '../src/native-gen.js';
 import { benchDir, startGenerator } from '../src/procs.js';
 import { createUnixDgramSocket } from '../src/unix-dgram.js';
@@ -336,5 +337,46 @@ describe('the two generators', () => {
     }
     expect(seen.native).toHaveLength(3);
     expect(seen.native).toEqual(seen.node);
+  });
+});
+
+describe('the native generator', () => {
+  it('exits when its stdin closes (its parent went away)', async () => {
+    const target = await streamServer(echo);
+    const generator = spawnNativeGenerator({
+      mode: 'kept',
+      transport: 'tcp',
+      ...target,
+      connections: 2,
+      lineLength: 64,
+      warmupMs: 0,
+      durationMs: 60_000,
+      graceMs: 0,
+      replyTimeoutMs: 1000,
+      connectTimeoutMs: 5000,
+      connectParallelism: 2,
+      seed: 1,
+    });
+    const exited = new Promise<number | null>((done) =>
+      generator.child.once('exit', (code) => done(code)),
+    );
+    try {
+      const ready = await new Promise<{ connected: number }>((done) =>
+        generator.messages.on('message', (message: { type: string; connected: number }) => {
+          if (message.type === 'ready') done(message);
+        }),
+      );
+      expect(ready.connected).toBe(2);
+      generator.send({ type: 'start' });
+      await new Promise<void>((done) =>
+        generator.messages.on('message', (message: { type: string }) => {
+          if (message.type === 'window') done();
+        }),
+      );
+      generator.child.stdin!.end();
+      expect(await exited).toBe(0);
+    } finally {
+      generator.child.kill('SIGKILL');
+    }
   });
 });
