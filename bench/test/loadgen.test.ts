@@ -256,7 +256,9 @@ describe.each(['node', 'native'] as const)('%s generator', (kind) => {
       });
       const result = await generate(kind, target, { transport: 'udp', replyTimeoutMs: 50 });
       expect(result.mismatches).toBe(1);
-      expect(result.lost).toBe(1);
+      // The dropped datagram is lost; on a busy machine a reply may also come after the 50 ms
+      // timeout: then it counts as lost and, when it arrives, as late.
+      expect(result.lost - result.late).toBe(1);
       expect(result.completed).toBeGreaterThan(0);
     });
   });
@@ -285,7 +287,9 @@ describe.each(['node', 'native'] as const)('%s generator', (kind) => {
         replyTimeoutMs: 50,
       });
       expect(result.mismatches).toBe(1);
-      expect(result.lost).toBe(1);
+      // The dropped datagram is lost; on a busy machine a reply may also come after the 50 ms
+      // timeout: then it counts as lost and, when it arrives, as late.
+      expect(result.lost - result.late).toBe(1);
     });
   });
 
