@@ -220,7 +220,11 @@ async function main() {
         const cpu = process.cpuUsage(cpu0);
         const cores = (cpu.user + cpu.system) / 1000 / (Date.now() - t0);
         const perSecond = (result.completed * 1000) / result.elapsedMs;
-        results.get(mode).push({ perSecond, cpuPerTrip: (cores * 1e6) / perSecond });
+        results.get(mode).push({
+          perSecond,
+          cpuPerTrip: (cores * 1e6) / perSecond,
+          clientCpu: result.clientCpuUs,
+        });
       } finally {
         await server.close();
       }
@@ -229,13 +233,13 @@ async function main() {
   const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const base = median(results.get('event-loop')?.map((r) => r.perSecond) ?? [Number.NaN]);
   console.log(
-    '| server | round trips/s (median) | all runs | vs event-loop | server CPU per round trip, us (median) |',
+    '| server | round trips/s (median) | all runs | vs event-loop | server CPU per round trip, us (median) | client CPU per round trip, us (median) |',
   );
-  console.log('|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|');
   for (const [mode, runs] of results) {
     const rates = runs.map((r) => r.perSecond);
     console.log(
-      `| ${mode} | ${median([...rates]).toFixed(0)} | ${rates.map((r) => r.toFixed(0)).join(' / ')} | ${(median([...rates]) / base).toFixed(2)}x | ${median(runs.map((r) => r.cpuPerTrip)).toFixed(1)} |`,
+      `| ${mode} | ${median([...rates]).toFixed(0)} | ${rates.map((r) => r.toFixed(0)).join(' / ')} | ${(median([...rates]) / base).toFixed(2)}x | ${median(runs.map((r) => r.cpuPerTrip)).toFixed(1)} | ${median(runs.map((r) => r.clientCpu)).toFixed(1)} |`,
     );
   }
   console.log(`load average after: ${loadavg()[0].toFixed(2)}`);

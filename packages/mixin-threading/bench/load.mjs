@@ -4,7 +4,8 @@
 // reads the reply, and waits for the close (one request per connection).
 // echo: each connection is kept and sends a line, waits for the echo, and
 // sends the next. Prints {"completed": n, "elapsedMs": t} for the measured
-// window (after the warm-up). Every loop is bounded by time.
+// window (after the warm-up), and this client's own CPU time per request
+// ("clientCpuUs", over the whole run). Every loop is bounded by time.
 import { connect } from 'node:net';
 
 const [mode, portText, connectionsText, warmupText, durationText] = process.argv.slice(2);
@@ -16,8 +17,10 @@ const start = Date.now();
 const measureFrom = start + warmup;
 const stopAt = measureFrom + duration;
 let completed = 0;
+let all = 0;
 let errors = 0;
 const count = () => {
+  all++;
   if (Date.now() >= measureFrom) completed++;
 };
 
@@ -73,4 +76,6 @@ function echoSlot() {
 const slot = mode === 'cpu' ? cpuSlot : echoSlot;
 await Promise.all(Array.from({ length: connections }, slot));
 const elapsedMs = Math.max(1, Math.min(Date.now(), stopAt) - measureFrom);
-process.stdout.write(`${JSON.stringify({ completed, errors, elapsedMs })}\n`);
+const cpu = process.cpuUsage();
+const clientCpuUs = (cpu.user + cpu.system) / Math.max(1, all);
+process.stdout.write(`${JSON.stringify({ completed, errors, elapsedMs, clientCpuUs })}\n`);
