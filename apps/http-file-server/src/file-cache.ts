@@ -43,6 +43,8 @@ export interface CachedFile {
   server: string;
   /** Set on each hit, cleared as the eviction hand passes (the CLOCK algorithm). */
   used: boolean;
+  /** The turn of the event loop in which it was last checked (see {@link FileCache.lookup}), or -1. */
+  checkedTurn: number;
 }
 
 /** Bounds of a {@link FileCache}. */
@@ -53,6 +55,12 @@ export interface FileCacheLimits {
   maxBytes: number;
   /** Largest file kept (default 64 KiB); larger files are read from disk on each request. */
   maxFileSize: number;
+  /**
+   * Let one check of a file serve every request for it answered in the same
+   * turn of the event loop (default true; see {@link FileCache.lookup}).
+   * False checks on every request.
+   */
+  shareChecksWithinTurn: boolean;
 }
 
 /** The default {@link FileCacheLimits}. */
@@ -60,6 +68,7 @@ export const DEFAULT_FILE_CACHE_LIMITS: Readonly<FileCacheLimits> = Object.freez
   maxEntries: 1000,
   maxBytes: 16 * 1024 * 1024,
   maxFileSize: 64 * 1024,
+  shareChecksWithinTurn: true,
 });
 
 /**
@@ -99,6 +108,7 @@ export class FileCache implements FileCacheLimits {
   readonly maxEntries: number;
   readonly maxBytes: number;
   readonly maxFileSize: number;
+  readonly shareChecksWithinTurn: boolean;
   #entries = new Map<string, CachedFile>();
   #bytes = 0;
   /** Lookups answered from the cache. */
@@ -110,6 +120,8 @@ export class FileCache implements FileCacheLimits {
     this.maxEntries = Math.max(0, limits.maxEntries ?? DEFAULT_FILE_CACHE_LIMITS.maxEntries);
     this.maxBytes = Math.max(0, limits.maxBytes ?? DEFAULT_FILE_CACHE_LIMITS.maxBytes);
     this.maxFileSize = Math.max(0, limits.maxFileSize ?? DEFAULT_FILE_CACHE_LIMITS.maxFileSize);
+    this.shareChecksWithinTurn =
+      limits.shareChecksWithinTurn ?? DEFAULT_FILE_CACHE_LIMITS.shareChecksWithinTurn;
   }
 
   /** How many files are kept. */
@@ -138,9 +150,10 @@ export class FileCache implements FileCacheLimits {
   lookup(key: string): CachedFile | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    if (isCurrent(entry)) {
+    if (entry.checkedTurn === this.#turn || isCurrent(entry)) {
       entry.used = true;
       this.hits++;
+      this.#checkedThisTurn(entry);
       return entry;
     }
     this.invalidations++;
@@ -153,6 +166,7 @@ export class FileCache implements FileCacheLimits {
     if (!this.accepts(entry.size)) return;
     this.delete(entry.key);
     entry.used = true;
+    entry.checkedTurn = -1;
     this.#entries.set(entry.key, entry);
     this.#bytes += entryBytes(entry);
     this.#evict();
@@ -188,6 +202,29 @@ export class FileCache implements FileCacheLimits {
     this.#entries.clear();
     this.#bytes = 0;
   }
+
+  /**
+   * Checks made while one turn of the event loop runs hold for the rest of
+   * that turn: the requests answered in one turn arrived together, and
+   * their responses only leave when the turn ends (the writes are corked
+   * until then), so a client that saw a response and changed the file is
+   * served in a later turn, with a new check.
+   */
+  #checkedThisTurn(entry: CachedFile): void {
+    if (!this.shareChecksWithinTurn) return;
+    entry.checkedTurn = this.#turn;
+    if (!this.#turnEndScheduled) {
+      this.#turnEndScheduled = true;
+      setImmediate(this.#endTurn);
+    }
+  }
+
+  #turn = 0;
+  #turnEndScheduled = false;
+  #endTurn = (): void => {
+    this.#turn++;
+    this.#turnEndScheduled = false;
+  };
 
   #evict(): void {
     // Each pass either evicts the oldest entry or moves it to the back with

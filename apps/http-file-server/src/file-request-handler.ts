@@ -70,6 +70,12 @@ export interface FileSettings {
   fileCacheBytes: number;
   /** Largest file the cache keeps (default 64 KiB). */
   fileCacheMaxFileSize: number;
+  /**
+   * Check a cached file on every request (true), instead of once per turn
+   * of the event loop for all the requests answered in that turn (default
+   * false; see the README's "File cache").
+   */
+  fileCacheCheckEachRequest: boolean;
 }
 
 /** The defaults of {@link FileSettings} (`directory` is resolved when a request is handled). */
@@ -83,6 +89,7 @@ export const DEFAULT_FILE_SETTINGS: Readonly<Omit<FileSettings, 'directory'>> = 
   fileCacheEntries: DEFAULT_FILE_CACHE_LIMITS.maxEntries,
   fileCacheBytes: DEFAULT_FILE_CACHE_LIMITS.maxBytes,
   fileCacheMaxFileSize: DEFAULT_FILE_CACHE_LIMITS.maxFileSize,
+  fileCacheCheckEachRequest: !DEFAULT_FILE_CACHE_LIMITS.shareChecksWithinTurn,
 });
 
 /** The file caches of this thread or process, one per served root and settings. */
@@ -236,6 +243,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
   fileCacheEntries = DEFAULT_FILE_SETTINGS.fileCacheEntries;
   fileCacheBytes = DEFAULT_FILE_SETTINGS.fileCacheBytes;
   fileCacheMaxFileSize = DEFAULT_FILE_SETTINGS.fileCacheMaxFileSize;
+  fileCacheCheckEachRequest = DEFAULT_FILE_SETTINGS.fileCacheCheckEachRequest;
 
   #cache: FileCache | null = null;
 
@@ -251,6 +259,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
         this.fileCacheEntries,
         this.fileCacheBytes,
         this.fileCacheMaxFileSize,
+        this.fileCacheCheckEachRequest,
       ].join('\0');
       let cache = fileCaches.get(key);
       if (cache === undefined) {
@@ -258,6 +267,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
           maxEntries: this.fileCacheEntries,
           maxBytes: this.fileCacheBytes,
           maxFileSize: this.fileCacheMaxFileSize,
+          shareChecksWithinTurn: !this.fileCacheCheckEachRequest,
         });
         fileCaches.set(key, cache);
       }
@@ -370,6 +380,7 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
       responseDate: '',
       server: '',
       used: true,
+      checkedTurn: -1,
     };
     cache.store(entry);
     return entry;

@@ -193,4 +193,5 @@ const SETTING_KEYS = [
   'fileCacheEntries',
   'fileCacheBytes',
   'fileCacheMaxFileSize',
+  'fileCacheCheckEachRequest',
 ] as const satisfies ReadonlyArray<keyof (HTTPSettings & FileSettings)>;

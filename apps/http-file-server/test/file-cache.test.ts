@@ -291,6 +291,7 @@ describe('FileCache', () => {
     responseDate: '',
     server: '',
     used: false,
+    checkedTurn: -1,
   });
 
   it('evicts with the CLOCK rule: an entry used since the hand passed survives', () => {
@@ -306,6 +307,37 @@ describe('FileCache', () => {
     expect(limited.accepts(1001)).toBe(false);
     limited.store(entry('/big', 1001));
     expect(limited.size).toBe(3);
+  });
+
+  it('one check serves the rest of its event-loop turn, unless checks are made on each request', async () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir.dir, 'f.txt');
+      writeFileSync(path, 'one');
+      const st = statSync(path);
+      const make = () => ({
+        ...entry('/f.txt', 3),
+        path: Buffer.from(path),
+        dev: st.dev,
+        ino: st.ino,
+        mtimeMs: st.mtimeMs,
+        ctimeMs: st.ctimeMs,
+      });
+      const shared = new FileCache();
+      const each = new FileCache({ shareChecksWithinTurn: false });
+      shared.store(make());
+      each.store(make());
+      expect(shared.lookup('/f.txt')).toBeDefined();
+      expect(each.lookup('/f.txt')).toBeDefined();
+      unlinkSync(path);
+      // Same turn: the check just made still holds for the shared cache only.
+      expect(shared.lookup('/f.txt')).toBeDefined();
+      expect(each.lookup('/f.txt')).toBeUndefined();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(shared.lookup('/f.txt')).toBeUndefined();
+    } finally {
+      dir.cleanup();
+    }
   });
 
   it('counts prepared responses in its bytes, and drops entries whose file is gone', () => {
