@@ -276,30 +276,41 @@ export class FileRequestHandler extends HTTPRequestHandler implements FileSettin
   }
 
   /** Serves a GET request. */
-  async doGET(): Promise<void> {
-    await this.#serve(true);
+  doGET(): Promise<void> {
+    return this.#serve(true);
   }
 
   /** Serves a HEAD request: the same head as GET, no body. */
-  async doHEAD(): Promise<void> {
-    await this.#serve(false);
+  doHEAD(): Promise<void> {
+    return this.#serve(false);
   }
 
-  async #serve(withBody: boolean): Promise<void> {
+  /**
+   * Serves from the cache when it holds the file (a plain GET of it, the
+   * common case, without a single `async` layer), otherwise from disk.
+   */
+  #serve(withBody: boolean): Promise<void> {
     // The cache is keyed by the target's path as received: the same string
     // always parses the same way, so a hit needs no parsing nor checks.
     const cache = this.#cache;
-    let key = '';
-    if (cache !== null) {
-      const path = this.path;
-      const query = path.indexOf('?');
-      key = query < 0 ? path : path.slice(0, query);
-      const entry = cache.lookup(key);
-      if (entry !== undefined) {
-        await this.#serveFile(entry, -1, entry, withBody);
-        return;
-      }
+    if (cache === null) return this.#serveFromDisk(withBody, null, '');
+    const path = this.path;
+    const query = path.indexOf('?');
+    const key = query < 0 ? path : path.slice(0, query);
+    const entry = cache.lookup(key);
+    if (entry === undefined) return this.#serveFromDisk(withBody, cache, key);
+    if (
+      withBody &&
+      this.canSendPrepared() &&
+      this.#preconditions(entry.etag, entry.mtime) === 0 &&
+      this.#ranges(entry.size, entry.etag, entry.mtime) === null
+    ) {
+      return this.#sendPrepared(entry);
     }
+    return this.#serveFile(entry, -1, entry, withBody);
+  }
+
+  async #serveFromDisk(withBody: boolean, cache: FileCache | null, key: string): Promise<void> {
     let target: ParsedTarget;
     try {
       target = parseTarget(this.path);

@@ -332,7 +332,7 @@ export class HTTPRequestHandler extends StreamRequestHandler<any> implements HTT
       });
       return;
     }
-    if (!(await this.#handleExpect())) return;
+    if (this.#http11 && this.headers.has('expect') && !(await this.#handleExpect())) return;
     try {
       await (this as unknown as Record<string, () => Promise<void>>)[method]!();
     } catch (error) {
