@@ -192,6 +192,33 @@ describe('the file cache', () => {
     expect(cache().hits).toBeGreaterThanOrEqual(hits + 7);
   });
 
+  it('a prepared response has the same head as one built field by field, with the current Date', async () => {
+    writeFileSync(join(root, 'head.html'), '<p>same head</p>');
+    await aged(join(root, 'head.html'));
+    const uncached = await start({ directory: root, fileCache: false });
+    const heads: string[] = [];
+    try {
+      for (const port of [uncached.port, server.port, server.port]) {
+        const client = await RawClient.connect(port);
+        try {
+          client.write('GET /head.html HTTP/1.1\r\nHost: x\r\n\r\n');
+          const response = await client.response();
+          expect(response.body.toString()).toBe('<p>same head</p>');
+          const date = Date.parse(response.headers.date!);
+          expect(Math.abs(date - Date.now())).toBeLessThan(2000);
+          heads.push(response.raw.replace(/\r\nDate: [^\r]*/, ''));
+        } finally {
+          client.close();
+        }
+      }
+    } finally {
+      await uncached.stop();
+    }
+    expect(heads[1]).toBe(heads[0]);
+    expect(heads[2]).toBe(heads[0]);
+    expect(heads[0]).toMatch(/^HTTP\/1\.1 200 OK\r\nServer: /);
+  });
+
   it('the same path under other settings is not shared (dotfiles)', async () => {
     writeFileSync(join(root, '.env'), 'SECRET=1');
     await aged(join(root, '.env'));
