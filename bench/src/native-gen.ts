@@ -13,6 +13,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ControlMessage, LoadConfig } from './load-config.js';
 
@@ -56,21 +57,17 @@ export function spawnNativeGenerator(config: LoadConfig): NativeGeneratorProcess
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const messages = new EventEmitter();
-  let buffered = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (text: string) => {
-    buffered += text;
-    for (let index = buffered.indexOf('\n'); index >= 0; index = buffered.indexOf('\n')) {
-      const line = buffered.slice(0, index);
-      buffered = buffered.slice(index + 1);
-      if (line.trim() === '') continue;
+  createInterface({ input: child.stdout!, crlfDelay: Number.POSITIVE_INFINITY }).on(
+    'line',
+    (line: string) => {
+      if (line.trim() === '') return;
       try {
         messages.emit('message', JSON.parse(line));
       } catch {
         // not a message: ignore it
       }
-    }
-  });
+    },
+  );
   child.stdin!.on('error', () => {});
   return {
     child,

@@ -10,6 +10,7 @@ import { type ChildProcess, fork, spawn } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ControlMessage, LoadConfig, ReadyMessage, ResultMessage } from './load-config.js';
 import { type GeneratorKind, spawnNativeGenerator } from './native-gen.js';
@@ -117,17 +118,13 @@ export function startServer(
   });
   child.stdin!.on('error', () => {});
   const waiters: Array<{ prefix: string; resolve: (line: string) => void }> = [];
-  let buffered = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (text: string) => {
-    buffered += text;
-    for (let index = buffered.indexOf('\n'); index >= 0; index = buffered.indexOf('\n')) {
-      const line = buffered.slice(0, index);
-      buffered = buffered.slice(index + 1);
+  createInterface({ input: child.stdout!, crlfDelay: Number.POSITIVE_INFINITY }).on(
+    'line',
+    (line: string) => {
       const at = waiters.findIndex((waiter) => line.startsWith(waiter.prefix));
       if (at >= 0) waiters.splice(at, 1)[0]!.resolve(line);
-    }
-  });
+    },
+  );
   let spawnError: Error | null = null;
   const exited = new Promise<void>((done) => {
     child.once('exit', () => done());
