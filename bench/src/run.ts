@@ -135,382 +135,142 @@ function rows(): EchoRow[] {
   const F = settings.forkingConnections;
   const S = settings.shortConcurrency;
   const list: EchoRow[] = [];
-  const add = (row: Omit<EchoRow, 'compare'> & { compare?: Array<[string, string]> }) =>
-    list.push({ compare: [], ...row });
-  for (const [section, transport, mode, n] of [
-    ['tcp', 'tcp', 'kept', K],
-    ['tcp-short', 'tcp', 'short', S],
+  /**
+   * Rows of one section: `add(name, label, server, connections, compare)` makes the row
+   * `section:name`; `compare` names rows of the same section ([label, name]).
+   */
+  const sectionRows =
+    (section: Section, transport: Transport, mode: EchoRow['mode']) =>
+    (
+      name: string,
+      label: string,
+      server: ServerSpec,
+      connections: number,
+      compare: Array<[string, string]> = [],
+    ) =>
+      list.push({
+        id: `${section}:${name}`,
+        section,
+        label,
+        server,
+        transport,
+        mode,
+        connections,
+        compare: compare.map(([text, other]) => [text, `${section}:${other}`]),
+      });
+  for (const [section, mode, n] of [
+    ['tcp', 'kept', K],
+    ['tcp-short', 'short', S],
   ] as const) {
-    const p = `${section}:`;
-    add({
-      id: `${p}raw`,
-      section,
-      label: 'raw node:net (baseline)',
-      server: { node: 'tcp-raw' },
-      transport,
-      mode,
-      connections: n,
-    });
-    add({
-      id: `${p}evloop`,
-      section,
-      label: 'EventLoopMixIn(TCPServer)',
-      server: { node: 'tcp-evloop' },
-      transport,
-      mode,
-      connections: n,
-      compare: [
-        ['raw node:net', `${p}raw`],
-        ['py ThreadingTCPServer', `${p}py-threading`],
-      ],
-    });
-    add({
-      id: `${p}threading`,
-      section,
-      label: 'ThreadingMixIn(TCPServer)',
-      server: { node: 'tcp-threading' },
-      transport,
-      mode,
-      connections: n,
-      compare: [
-        ['raw node:net', `${p}raw`],
-        ['py ThreadingTCPServer', `${p}py-threading`],
-      ],
-    });
-    add({
-      id: `${p}forking`,
-      section,
-      label: 'ForkingMixIn(TCPServer)',
-      server: { node: 'tcp-forking' },
-      transport,
-      mode,
-      connections: F,
-      compare: [['py ForkingTCPServer', `${p}py-forking`]],
-    });
-    add({
-      id: `${p}py-threading`,
-      section,
-      label: 'Python ThreadingTCPServer',
-      server: { python: 'ThreadingTCPServer' },
-      transport,
-      mode,
-      connections: n,
-      compare: [['raw node:net', `${p}raw`]],
-    });
-    add({
-      id: `${p}py-forking`,
-      section,
-      label: 'Python ForkingTCPServer',
-      server: { python: 'ForkingTCPServer' },
-      transport,
-      mode,
-      connections: F,
-    });
-    add({
-      id: `${p}raw-1`,
-      section,
-      label: 'raw node:net, 1 connection',
-      server: { node: 'tcp-raw' },
-      transport,
-      mode,
-      connections: 1,
-    });
-    add({
-      id: `${p}plain`,
-      section,
-      label: 'TCPServer (plain, one at a time), 1 connection',
-      server: { node: 'tcp-plain' },
-      transport,
-      mode,
-      connections: 1,
-      compare: [
-        ['py TCPServer', `${p}py-plain`],
-        ['raw node:net 1 conn', `${p}raw-1`],
-      ],
-    });
-    add({
-      id: `${p}py-plain`,
-      section,
-      label: 'Python TCPServer, 1 connection',
-      server: { python: 'TCPServer' },
-      transport,
-      mode,
-      connections: 1,
-      compare: [['raw node:net 1 conn', `${p}raw-1`]],
-    });
+    const add = sectionRows(section, 'tcp', mode);
+    const vsRawAndPy: Array<[string, string]> = [
+      ['raw node:net', 'raw'],
+      ['py ThreadingTCPServer', 'py-threading'],
+    ];
+    add('raw', 'raw node:net (baseline)', { node: 'tcp-raw' }, n);
+    add('evloop', 'EventLoopMixIn(TCPServer)', { node: 'tcp-evloop' }, n, vsRawAndPy);
+    add('threading', 'ThreadingMixIn(TCPServer)', { node: 'tcp-threading' }, n, vsRawAndPy);
+    add('forking', 'ForkingMixIn(TCPServer)', { node: 'tcp-forking' }, F, [
+      ['py ForkingTCPServer', 'py-forking'],
+    ]);
+    add('py-threading', 'Python ThreadingTCPServer', { python: 'ThreadingTCPServer' }, n, [
+      ['raw node:net', 'raw'],
+    ]);
+    add('py-forking', 'Python ForkingTCPServer', { python: 'ForkingTCPServer' }, F);
+    add('raw-1', 'raw node:net, 1 connection', { node: 'tcp-raw' }, 1);
+    add('plain', 'TCPServer (plain, one at a time), 1 connection', { node: 'tcp-plain' }, 1, [
+      ['py TCPServer', 'py-plain'],
+      ['raw node:net 1 conn', 'raw-1'],
+    ]);
+    add('py-plain', 'Python TCPServer, 1 connection', { python: 'TCPServer' }, 1, [
+      ['raw node:net 1 conn', 'raw-1'],
+    ]);
   }
   {
-    const section = 'udp';
-    const transport = 'udp';
-    const mode = 'kept';
-    add({
-      id: 'udp:raw',
-      section,
-      label: 'raw node:dgram (baseline)',
-      server: { node: 'udp-raw' },
-      transport,
-      mode,
-      connections: K,
-    });
-    add({
-      id: 'udp:evloop',
-      section,
-      label: 'EventLoopMixIn(UDPServer)',
-      server: { node: 'udp-evloop' },
-      transport,
-      mode,
-      connections: K,
-      compare: [
-        ['raw node:dgram', 'udp:raw'],
-        ['py UDPServer', 'udp:py-plain'],
-      ],
-    });
-    add({
-      id: 'udp:plain',
-      section,
-      label: 'UDPServer (plain)',
-      server: { node: 'udp-plain' },
-      transport,
-      mode,
-      connections: K,
-      compare: [
-        ['raw node:dgram', 'udp:raw'],
-        ['py UDPServer', 'udp:py-plain'],
-      ],
-    });
-    add({
-      id: 'udp:threading',
-      section,
-      label: 'ThreadingMixIn(UDPServer)',
-      server: { node: 'udp-threading' },
-      transport,
-      mode,
-      connections: K,
-      compare: [
-        ['raw node:dgram', 'udp:raw'],
-        ['py ThreadingUDPServer', 'udp:py-threading'],
-      ],
-    });
-    add({
-      id: 'udp:forking',
-      section,
-      label: 'ForkingMixIn(UDPServer)',
-      server: { node: 'udp-forking' },
-      transport,
-      mode,
-      connections: F,
-      compare: [['py ForkingUDPServer', 'udp:py-forking']],
-    });
-    add({
-      id: 'udp:py-plain',
-      section,
-      label: 'Python UDPServer',
-      server: { python: 'UDPServer' },
-      transport,
-      mode,
-      connections: K,
-      compare: [['raw node:dgram', 'udp:raw']],
-    });
-    add({
-      id: 'udp:py-threading',
-      section,
-      label: 'Python ThreadingUDPServer',
-      server: { python: 'ThreadingUDPServer' },
-      transport,
-      mode,
-      connections: K,
-    });
-    add({
-      id: 'udp:py-forking',
-      section,
-      label: 'Python ForkingUDPServer',
-      server: { python: 'ForkingUDPServer' },
-      transport,
-      mode,
-      connections: F,
-    });
+    const add = sectionRows('udp', 'udp', 'kept');
+    const vsRawAndPy: Array<[string, string]> = [
+      ['raw node:dgram', 'raw'],
+      ['py UDPServer', 'py-plain'],
+    ];
+    add('raw', 'raw node:dgram (baseline)', { node: 'udp-raw' }, K);
+    add('evloop', 'EventLoopMixIn(UDPServer)', { node: 'udp-evloop' }, K, vsRawAndPy);
+    add('plain', 'UDPServer (plain)', { node: 'udp-plain' }, K, vsRawAndPy);
+    add('threading', 'ThreadingMixIn(UDPServer)', { node: 'udp-threading' }, K, [
+      ['raw node:dgram', 'raw'],
+      ['py ThreadingUDPServer', 'py-threading'],
+    ]);
+    add('forking', 'ForkingMixIn(UDPServer)', { node: 'udp-forking' }, F, [
+      ['py ForkingUDPServer', 'py-forking'],
+    ]);
+    add('py-plain', 'Python UDPServer', { python: 'UDPServer' }, K, [['raw node:dgram', 'raw']]);
+    add('py-threading', 'Python ThreadingUDPServer', { python: 'ThreadingUDPServer' }, K);
+    add('py-forking', 'Python ForkingUDPServer', { python: 'ForkingUDPServer' }, F);
   }
   for (const [section, mode, n] of [
     ['unix', 'kept', K],
     ['unix-short', 'short', S],
   ] as const) {
-    const p = `${section}:`;
-    const transport = 'unix';
-    add({
-      id: `${p}raw`,
-      section,
-      label: 'raw node:net on a path (baseline)',
-      server: { node: 'unix-raw' },
-      transport,
-      mode,
-      connections: n,
-    });
-    add({
-      id: `${p}evloop`,
-      section,
-      label: 'EventLoopMixIn(UnixStreamServer)',
-      server: { node: 'unix-evloop' },
-      transport,
-      mode,
-      connections: n,
-      compare: [
-        ['raw node:net', `${p}raw`],
-        ['py ThreadingUnixStreamServer', `${p}py-threading`],
-      ],
-    });
-    add({
-      id: `${p}threading`,
-      section,
-      label: 'ThreadingMixIn(UnixStreamServer)',
-      server: { node: 'unix-threading' },
-      transport,
-      mode,
-      connections: n,
-      compare: [
-        ['raw node:net', `${p}raw`],
-        ['py ThreadingUnixStreamServer', `${p}py-threading`],
-      ],
-    });
-    add({
-      id: `${p}forking`,
-      section,
-      label: 'ForkingMixIn(UnixStreamServer)',
-      server: { node: 'unix-forking' },
-      transport,
-      mode,
-      connections: F,
-      compare: [['raw node:net', `${p}raw`]],
-    });
-    add({
-      id: `${p}py-threading`,
-      section,
-      label: 'Python ThreadingUnixStreamServer',
-      server: { python: 'ThreadingUnixStreamServer' },
-      transport,
-      mode,
-      connections: n,
-      compare: [['raw node:net', `${p}raw`]],
-    });
+    const add = sectionRows(section, 'unix', mode);
+    const vsRawAndPy: Array<[string, string]> = [
+      ['raw node:net', 'raw'],
+      ['py ThreadingUnixStreamServer', 'py-threading'],
+    ];
+    add('raw', 'raw node:net on a path (baseline)', { node: 'unix-raw' }, n);
+    add('evloop', 'EventLoopMixIn(UnixStreamServer)', { node: 'unix-evloop' }, n, vsRawAndPy);
+    add('threading', 'ThreadingMixIn(UnixStreamServer)', { node: 'unix-threading' }, n, vsRawAndPy);
+    add('forking', 'ForkingMixIn(UnixStreamServer)', { node: 'unix-forking' }, F, [
+      ['raw node:net', 'raw'],
+    ]);
+    add(
+      'py-threading',
+      'Python ThreadingUnixStreamServer',
+      { python: 'ThreadingUnixStreamServer' },
+      n,
+      [['raw node:net', 'raw']],
+    );
     if (mode === 'kept') {
-      add({
-        id: `${p}raw-1`,
-        section,
-        label: 'raw node:net on a path, 1 connection',
-        server: { node: 'unix-raw' },
-        transport,
-        mode,
-        connections: 1,
-      });
-      add({
-        id: `${p}plain`,
-        section,
-        label: 'UnixStreamServer (plain), 1 connection',
-        server: { node: 'unix-plain' },
-        transport,
-        mode,
-        connections: 1,
-        compare: [
-          ['py UnixStreamServer', `${p}py-plain`],
-          ['raw node:net 1 conn', `${p}raw-1`],
-        ],
-      });
-      add({
-        id: `${p}py-plain`,
-        section,
-        label: 'Python UnixStreamServer, 1 connection',
-        server: { python: 'UnixStreamServer' },
-        transport,
-        mode,
-        connections: 1,
-      });
+      add('raw-1', 'raw node:net on a path, 1 connection', { node: 'unix-raw' }, 1);
+      add('plain', 'UnixStreamServer (plain), 1 connection', { node: 'unix-plain' }, 1, [
+        ['py UnixStreamServer', 'py-plain'],
+        ['raw node:net 1 conn', 'raw-1'],
+      ]);
+      add('py-plain', 'Python UnixStreamServer, 1 connection', { python: 'UnixStreamServer' }, 1);
     }
   }
   {
     // 8 client sockets: fewer than net.unix.max_dgram_qlen (10), so that a server's receive
     // queue never refuses a datagram (EAGAIN) and the rows measure the servers, not retries.
     const D = smoke ? 4 : 8;
-    const section = 'unixdgram';
-    const transport = 'unixdgram';
-    const mode = 'kept';
-    const base = 'unixdgram:raw';
-    const py = 'unixdgram:py-plain';
-    add({
-      id: base,
-      section,
-      label: 'raw unix-dgram addon (baseline)',
-      server: { node: 'unixdgram-raw' },
-      transport,
-      mode,
-      connections: D,
-    });
-    add({
-      id: 'unixdgram:evloop',
-      section,
-      label: 'EventLoopMixIn(UnixDatagramServer)',
-      server: { node: 'unixdgram-evloop' },
-      transport,
-      mode,
-      connections: D,
-      compare: [
-        ['raw unix-dgram', base],
-        ['py UnixDatagramServer', py],
-      ],
-    });
-    add({
-      id: 'unixdgram:plain',
-      section,
-      label: 'UnixDatagramServer (plain)',
-      server: { node: 'unixdgram-plain' },
-      transport,
-      mode,
-      connections: D,
-      compare: [
-        ['raw unix-dgram', base],
-        ['py UnixDatagramServer', py],
-      ],
-    });
-    add({
-      id: 'unixdgram:threading',
-      section,
-      label: 'ThreadingMixIn(UnixDatagramServer)',
-      server: { node: 'unixdgram-threading' },
-      transport,
-      mode,
-      connections: D,
-      compare: [
-        ['raw unix-dgram', base],
-        ['py ThreadingUnixDatagramServer', 'unixdgram:py-threading'],
-      ],
-    });
-    add({
-      id: 'unixdgram:forking',
-      section,
-      label: 'ForkingMixIn(UnixDatagramServer)',
-      server: { node: 'unixdgram-forking' },
-      transport,
-      mode,
-      connections: D,
-      compare: [['raw unix-dgram', base]],
-    });
-    add({
-      id: py,
-      section,
-      label: 'Python UnixDatagramServer',
-      server: { python: 'UnixDatagramServer' },
-      transport,
-      mode,
-      connections: D,
-      compare: [['raw unix-dgram', base]],
-    });
-    add({
-      id: 'unixdgram:py-threading',
-      section,
-      label: 'Python ThreadingUnixDatagramServer',
-      server: { python: 'ThreadingUnixDatagramServer' },
-      transport,
-      mode,
-      connections: D,
-    });
+    const add = sectionRows('unixdgram', 'unixdgram', 'kept');
+    const vsRawAndPy: Array<[string, string]> = [
+      ['raw unix-dgram', 'raw'],
+      ['py UnixDatagramServer', 'py-plain'],
+    ];
+    add('raw', 'raw unix-dgram addon (baseline)', { node: 'unixdgram-raw' }, D);
+    add(
+      'evloop',
+      'EventLoopMixIn(UnixDatagramServer)',
+      { node: 'unixdgram-evloop' },
+      D,
+      vsRawAndPy,
+    );
+    add('plain', 'UnixDatagramServer (plain)', { node: 'unixdgram-plain' }, D, vsRawAndPy);
+    add('threading', 'ThreadingMixIn(UnixDatagramServer)', { node: 'unixdgram-threading' }, D, [
+      ['raw unix-dgram', 'raw'],
+      ['py ThreadingUnixDatagramServer', 'py-threading'],
+    ]);
+    add('forking', 'ForkingMixIn(UnixDatagramServer)', { node: 'unixdgram-forking' }, D, [
+      ['raw unix-dgram', 'raw'],
+    ]);
+    add('py-plain', 'Python UnixDatagramServer', { python: 'UnixDatagramServer' }, D, [
+      ['raw unix-dgram', 'raw'],
+    ]);
+    add(
+      'py-threading',
+      'Python ThreadingUnixDatagramServer',
+      { python: 'ThreadingUnixDatagramServer' },
+      D,
+    );
   }
   return list.filter((row) => selected(row.id));
 }
