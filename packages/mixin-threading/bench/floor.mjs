@@ -17,11 +17,11 @@
 //   threading    ThreadingMixIn with the bench's EchoHandler, one thread per connection
 // Each mode runs --rounds times, interleaved; the median is printed. Every
 // run is bounded in time and stops its server, workers and load process.
-import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { runLoad } from './run-load.mjs';
 
 const RING = 64 * 1024;
 
@@ -167,24 +167,6 @@ async function socketServer(mode, connections) {
   };
 }
 
-function load(port, connections, warmup, duration) {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [
-        new URL('./load.mjs', import.meta.url).pathname,
-        'echo',
-        String(port),
-        String(connections),
-        String(warmup),
-        String(duration),
-      ],
-      { timeout: warmup + duration + 30_000 },
-      (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout))),
-    );
-  });
-}
-
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -216,7 +198,7 @@ async function main() {
       try {
         const cpu0 = process.cpuUsage();
         const t0 = Date.now();
-        const result = await load(server.port, connections, warmup, duration);
+        const result = await runLoad('echo', server.port, connections, warmup, duration);
         const cpu = process.cpuUsage(cpu0);
         const cores = (cpu.user + cpu.system) / 1000 / (Date.now() - t0);
         const perSecond = (result.completed * 1000) / result.elapsedMs;

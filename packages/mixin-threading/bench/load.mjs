@@ -1,4 +1,4 @@
-// Load generator, run as a separate process by run.mjs:
+// Load generator, run as a separate process by run-load.mjs (for run.mjs and floor.mjs):
 //   node load.mjs <cpu|echo> <port> <connections> <warmupMs> <durationMs>
 // cpu: each connection slot repeatedly opens a connection, sends a line,
 // reads the reply, and waits for the close (one request per connection).

@@ -6,7 +6,6 @@
 // (b) echo: 4 kept connections, 64-byte line ping-pong: round trips/s.
 //     Goal: threading >= 0.5x event loop.
 // Everything is bounded in time and every process and server is stopped.
-import { execFile } from 'node:child_process';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EventLoopMixIn } from '@socketserver/core';
@@ -14,6 +13,7 @@ import { TCPServer } from '@socketserver/transport-inet';
 import { ThreadingMixIn } from '../dist/index.js';
 import { roundsPerSecond } from './ceiling.mjs';
 import { burn, CpuHandler, EchoHandler } from './handlers.mjs';
+import { runLoad } from './run-load.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -50,25 +50,6 @@ class EventLoopServer extends EventLoopMixIn(TCPServer) {
   hashRounds = hashRounds;
 }
 
-function load(mode, port, connections) {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      process.execPath,
-      [
-        new URL('./load.mjs', import.meta.url).pathname,
-        mode,
-        String(port),
-        String(connections),
-        String(warmup),
-        String(duration),
-      ],
-      { timeout: warmup + duration + 30_000 },
-      (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout))),
-    );
-    child.on('error', reject);
-  });
-}
-
 async function measure(Server, Handler, mode, connections, settings = {}) {
   const server = await Server.create({ host: '127.0.0.1', port: 0 }, Handler, {
     requestQueueSize: 128,
@@ -79,7 +60,7 @@ async function measure(Server, Handler, mode, connections, settings = {}) {
   try {
     const cpu0 = process.cpuUsage();
     const t0 = Date.now();
-    const result = await load(mode, server.serverAddress.port, connections);
+    const result = await runLoad(mode, server.serverAddress.port, connections, warmup, duration);
     const cpu = process.cpuUsage(cpu0);
     // CPU time of this process (main thread and workers) over the whole run, in cores.
     const cores = (cpu.user + cpu.system) / 1000 / (Date.now() - t0);
