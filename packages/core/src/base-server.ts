@@ -10,6 +10,11 @@ import { assertNotHandlerHost } from './handler-module.js';
 import { isThenable } from './thenable.js';
 import type { Address, Awaitable } from './types.js';
 
+/** A pass of the serving loop started where a request arrived, which the loop waits for. */
+interface InlinePass {
+  pass: PromiseLike<void>;
+}
+
 /** Options of {@link BaseServer.serveForever}. */
 export interface ServeForeverOptions {
   /** How often, at most, the loop wakes to check for shutdown and run `serviceActions` (ms, default 500). */
@@ -52,7 +57,9 @@ export function formatAddress(address: Address | undefined | null): string {
  *
  * Requests arrive in a bounded queue filled by the subclass (the role of
  * Python's `select()`); the serving loop takes them one at a time. A
- * request's failure goes to `handleError`; serving continues.
+ * request that arrives while the loop is idle is taken at once, in the
+ * transport's own event, rather than a turn later. A request's failure goes
+ * to `handleError`; serving continues.
  */
 export abstract class BaseServer<Req = unknown, A extends Address = Address> {
   /** The bound address (for IP servers the real one, port 0 resolved, after `serverBind`). */
@@ -68,6 +75,8 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
 
   #queue: Array<[Req, A]> = [];
   #wake: (() => void) | null = null;
+  /** Resumes the serving loop while it is parked waiting for a request. */
+  #parked: ((woke: InlinePass | null) => void) | null = null;
   #serving: Promise<void> | null = null;
   #shutdownRequested = false;
   #shutdownListeners = new Set<() => void>();
@@ -146,20 +155,67 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
     // One timer for the whole loop, not one per wait: it wakes an idle loop every pollInterval.
     const ticker = setInterval(() => this.#notify(), pollInterval);
     try {
-      // Hooks that return plain values are not awaited: each await costs a turn per request.
       while (!this.#shutdownRequested) {
-        const ready = this.#queue.length > 0 || (await this.#waitForRequest(null));
-        if (this.#shutdownRequested) break;
-        if (ready) {
-          const handled = this.#handleRequestNoblock();
-          if (isThenable(handled)) await handled;
+        if (this.#queue.length === 0) {
+          const woke = await this.#park();
+          if (woke !== null) {
+            // A request came while the loop was parked and was taken where it arrived.
+            await woke.pass;
+            continue;
+          }
+          if (this.#shutdownRequested) break;
         }
-        const actions = this.serviceActions();
-        if (isThenable(actions)) await actions;
+        const pass = this.#pass();
+        if (isThenable(pass)) await pass;
       }
     } finally {
       clearInterval(ticker);
     }
+  }
+
+  /**
+   * One pass of the serving loop: a queued request, if any, then
+   * `serviceActions`. Hooks that return plain values are not awaited (each
+   * await costs a turn per request); returns a promise only when a hook did.
+   */
+  #pass(): Awaitable<void> {
+    if (this.#queue.length > 0) {
+      const handled = this.#handleRequestNoblock();
+      if (isThenable(handled)) return Promise.resolve(handled).then(() => this.serviceActions());
+    }
+    return this.serviceActions();
+  }
+
+  /** Waits, as the serving loop, for a request, a poll tick or shutdown (null), or an inline pass. */
+  #park(): Promise<InlinePass | null> {
+    return new Promise((resolve) => {
+      this.#parked = resolve;
+    });
+  }
+
+  /**
+   * Runs the loop's passes for requests that arrive while it is parked, where
+   * they arrive (Python's loop would return from `select()` and do the same):
+   * this saves the loop a wake-up, a promise and a turn per request. A pass
+   * that returns a promise (a plain server busy with the request) hands it to
+   * the loop, which waits for it before taking the next request.
+   */
+  #passInline(resume: (woke: InlinePass | null) => void): void {
+    this.#parked = null;
+    try {
+      while (this.#queue.length > 0 && !this.#shutdownRequested) {
+        const pass = this.#pass();
+        if (isThenable(pass)) {
+          resume({ pass });
+          return;
+        }
+      }
+    } catch (error) {
+      resume({ pass: Promise.reject(error) });
+      return;
+    }
+    if (this.#shutdownRequested) resume(null);
+    else this.#parked = resume;
   }
 
   /**
@@ -324,7 +380,9 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
 
   /**
    * Queues an incoming request for the serving loop. For transport
-   * subclasses. Returns false (and reports a {@link QueueFullError} to
+   * subclasses. When `serveForever` is idle, waiting for a request, the
+   * request is taken in this call: the handler may have started (and a
+   * mix-in's `processRequest` returned) before it returns. Returns false (and reports a {@link QueueFullError} to
    * `handleError`, once per burst) when `requestQueueSize` requests already
    * wait; the caller then drops the request.
    */
@@ -339,7 +397,9 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
     }
     this.#refusing = false;
     this.#queue.push([request, clientAddress]);
-    this.#notify();
+    const parked = this.#parked;
+    if (parked !== null) this.#passInline(parked);
+    else this.#notify();
     return true;
   }
 
@@ -391,5 +451,10 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
 
   #notify(): void {
     this.#wake?.();
+    const parked = this.#parked;
+    if (parked !== null) {
+      this.#parked = null;
+      parked(null);
+    }
   }
 }

@@ -97,6 +97,69 @@ describe('BaseServer lifecycle', () => {
     ]);
   });
 
+  it('a request arriving while serveForever is idle is taken in the same call, then serviceActions runs', async () => {
+    let actions = 0;
+    const servedB = deferred();
+    const server = new (class extends FakeServer {
+      override serviceActions() {
+        actions++;
+        if (this.log.includes('shutdown b')) servedB.resolve();
+      }
+    })(Recorder);
+    const loop = server.serveForever({ pollInterval: 60_000 });
+    // The loop is idle: push() runs its pass (the plain server's handler starts synchronously).
+    server.push('a');
+    expect(server.log).toEqual(['setup a', 'handle a']);
+    expect(server.queuedRequests).toBe(0);
+    // A plain server is busy until the request is done: the next one waits in the queue.
+    server.push('b');
+    expect(server.queuedRequests).toBe(1);
+    expect(server.log).not.toContain('setup b');
+    await servedB.promise;
+    await server.shutdown();
+    await loop;
+    expect(server.log).toEqual([
+      'setup a',
+      'handle a',
+      'finish a',
+      'shutdown a',
+      'setup b',
+      'handle b',
+      'finish b',
+      'shutdown b',
+    ]);
+    expect(actions).toBeGreaterThanOrEqual(2);
+  });
+
+  it('shutdown called from a handler taken where it arrived waits for that request', async () => {
+    const server = new (class extends FakeServer {})(
+      class extends Recorder {
+        override async handle() {
+          void this.server.shutdown();
+          await Promise.resolve();
+          this.server.log.push(`handled ${this.request}`);
+        }
+      },
+    );
+    const loop = server.serveForever({ pollInterval: 60_000 });
+    server.push('a');
+    await loop;
+    expect(server.log).toEqual(['setup a', 'handled a', 'finish a', 'shutdown a']);
+    expect(server.serving).toBe(false);
+  });
+
+  it('a hook failing outside a request in a pass taken where it arrived rejects serveForever', async () => {
+    const server = new (class extends FakeServer {
+      override getRequest(): [string, string] | undefined {
+        throw new Error('getRequest failed');
+      }
+    })(Recorder);
+    const loop = server.serveForever({ pollInterval: 60_000 });
+    server.push('a');
+    await expect(loop).rejects.toThrow('getRequest failed');
+    expect(server.serving).toBe(false);
+  });
+
   it('serveForever refuses to run twice at once', async () => {
     const server = new FakeServer();
     const loop = server.serveForever({ pollInterval: 5 });
@@ -171,6 +234,29 @@ describe('EventLoopMixIn', () => {
     await server.serverClose();
     expect(server.log.filter((l) => l.startsWith('done'))).toEqual(['done b', 'done a']);
     expect(server.activeRequests).toBe(0);
+  });
+
+  it('starts each request where it arrives while the loop is idle, with serviceActions after each', async () => {
+    const actions: string[] = [];
+    const server = new (class extends EventLoopFake {
+      override serviceActions() {
+        actions.push(`actions after ${this.activeRequests}`);
+      }
+    })(Gate);
+    for (const name of ['p', 'q']) Gate.gates.set(name, deferred());
+    const loop = server.serveForever({ pollInterval: 60_000 });
+    server.push('p');
+    expect(server.activeRequests).toBe(1);
+    server.push('q');
+    expect(server.activeRequests).toBe(2);
+    expect(server.queuedRequests).toBe(0);
+    expect(actions).toEqual(['actions after 1', 'actions after 2']);
+    Gate.gates.get('p')!.resolve();
+    Gate.gates.get('q')!.resolve();
+    await server.shutdown();
+    await loop;
+    await server.serverClose();
+    expect(server.log.filter((l) => l.startsWith('done')).sort()).toEqual(['done p', 'done q']);
   });
 
   it('maxConcurrentRequests holds further requests in the queue', async () => {
