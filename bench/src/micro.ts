@@ -6,6 +6,9 @@
  *   `DatagramServer` (a fake transport fed 50 packets at a time, as 50 clients
  *   with one datagram outstanding), the serve loop, the mix-in, and the echo
  *   `DatagramRequestHandler` (rfile, wfile, reply).
+ * - `dgram-evloop-single`: the same, one datagram at a time (each fed after
+ *   the last reply, as datagrams arriving in separate events): the serve
+ *   loop is idle when each one arrives.
  * - `lines-forawait`, `lines-readline`: one 64-byte line through a `Reader`
  *   taken by `for await` or by `await readline()`.
  *
@@ -18,7 +21,7 @@ import { DatagramRequestHandler, DatagramServer, EventLoopMixIn, Reader } from '
 
 type Address = { host: string; port: number; family: 'IPv4' };
 
-async function datagrams(count: number, evloop: boolean): Promise<void> {
+async function datagrams(count: number, evloop: boolean, batch = 50): Promise<void> {
   let sent = 0;
   let target = 0;
   let wake: (() => void) | null = null;
@@ -49,9 +52,9 @@ async function datagrams(count: number, evloop: boolean): Promise<void> {
   const serving = server.serveForever({ pollInterval: 60_000 });
   const packet = Buffer.alloc(64, 0x61);
   const address: Address = { host: '127.0.0.1', port: 5000, family: 'IPv4' };
-  for (let done = 0; done < count; done += 50) {
-    target = sent + 50;
-    for (let i = 0; i < 50; i++) server.feed(packet, address);
+  for (let done = 0; done < count; done += batch) {
+    target = sent + batch;
+    for (let i = 0; i < batch; i++) server.feed(packet, address);
     await new Promise<void>((resolve) => {
       if (sent >= target) resolve();
       else wake = resolve;
@@ -98,6 +101,7 @@ async function lines(count: number, forAwait: boolean): Promise<void> {
 const CASES: Record<string, (count: number) => Promise<void>> = {
   'dgram-plain': (count) => datagrams(count, false),
   'dgram-evloop': (count) => datagrams(count, true),
+  'dgram-evloop-single': (count) => datagrams(count, true, 1),
   'lines-forawait': (count) => lines(count, true),
   'lines-readline': (count) => lines(count, false),
 };

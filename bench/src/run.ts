@@ -667,10 +667,17 @@ async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Pro
 // ---------------------------------------------------------------- core alone
 
 const MICRO_CASES: Array<{ id: string; label: string }> = [
-  { id: 'dgram-plain', label: 'datagram request, plain `DatagramServer` (fake transport)' },
+  {
+    id: 'dgram-plain',
+    label: 'datagram request, plain `DatagramServer` (fake transport, 50 at a time)',
+  },
   {
     id: 'dgram-evloop',
-    label: 'datagram request, `EventLoopMixIn(DatagramServer)` (fake transport)',
+    label: 'datagram request, `EventLoopMixIn(DatagramServer)` (fake transport, 50 at a time)',
+  },
+  {
+    id: 'dgram-evloop-single',
+    label: 'the same, one datagram at a time (the serve loop idle when each arrives)',
   },
   {
     id: 'lines-forawait',
