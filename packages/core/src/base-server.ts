@@ -10,9 +10,12 @@ import { assertNotHandlerHost } from './handler-module.js';
 import { isThenable } from './thenable.js';
 import type { Address, Awaitable } from './types.js';
 
-/** A pass of the serving loop started where a request arrived, which the loop waits for. */
+/** A pass of the serving loop started where a request arrived, which the loop finishes. */
 interface InlinePass {
-  pass: PromiseLike<void>;
+  /** The hook still running. */
+  pending: PromiseLike<void>;
+  /** Whether `serviceActions` is still to run after it. */
+  thenActions: boolean;
 }
 
 /** Options of {@link BaseServer.serveForever}. */
@@ -155,35 +158,29 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
     // One timer for the whole loop, not one per wait: it wakes an idle loop every pollInterval.
     const ticker = setInterval(() => this.#notify(), pollInterval);
     try {
+      // Hooks that return plain values are not awaited: each await costs a turn per request.
       while (!this.#shutdownRequested) {
         if (this.#queue.length === 0) {
           const woke = await this.#park();
           if (woke !== null) {
-            // A request came while the loop was parked and was taken where it arrived.
-            await woke.pass;
+            // A request came while the loop was parked, and its pass was started where it arrived.
+            await woke.pending;
+            const actions = woke.thenActions ? this.serviceActions() : undefined;
+            if (isThenable(actions)) await actions;
             continue;
           }
           if (this.#shutdownRequested) break;
         }
-        const pass = this.#pass();
-        if (isThenable(pass)) await pass;
+        if (this.#queue.length > 0) {
+          const handled = this.#handleRequestNoblock();
+          if (isThenable(handled)) await handled;
+        }
+        const actions = this.serviceActions();
+        if (isThenable(actions)) await actions;
       }
     } finally {
       clearInterval(ticker);
     }
-  }
-
-  /**
-   * One pass of the serving loop: a queued request, if any, then
-   * `serviceActions`. Hooks that return plain values are not awaited (each
-   * await costs a turn per request); returns a promise only when a hook did.
-   */
-  #pass(): Awaitable<void> {
-    if (this.#queue.length > 0) {
-      const handled = this.#handleRequestNoblock();
-      if (isThenable(handled)) return Promise.resolve(handled).then(() => this.serviceActions());
-    }
-    return this.serviceActions();
   }
 
   /** Waits, as the serving loop, for a request, a poll tick or shutdown (null), or an inline pass. */
@@ -194,25 +191,23 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
   }
 
   /**
-   * Runs the loop's passes for requests that arrive while it is parked, where
-   * they arrive (Python's loop would return from `select()` and do the same):
-   * this saves the loop a wake-up, a promise and a turn per request. A pass
-   * that returns a promise (a plain server busy with the request) hands it to
-   * the loop, which waits for it before taking the next request.
+   * Runs the loop's passes (a request, then `serviceActions`) for requests
+   * that arrive while it is parked, where they arrive, as Python's loop would
+   * on returning from `select()`: this saves the loop a wake-up, a promise and
+   * a turn per request. A hook that returns a promise (a plain server busy
+   * with the request) hands it to the loop, which finishes the pass.
    */
   #passInline(resume: (woke: InlinePass | null) => void): void {
     this.#parked = null;
     try {
       while (this.#queue.length > 0 && !this.#shutdownRequested) {
-        const pass = this.#pass();
-        if (isThenable(pass)) {
-          resume({ pass });
-          return;
-        }
+        const handled = this.#handleRequestNoblock();
+        if (isThenable(handled)) return resume({ pending: handled, thenActions: true });
+        const actions = this.serviceActions();
+        if (isThenable(actions)) return resume({ pending: actions, thenActions: false });
       }
     } catch (error) {
-      resume({ pass: Promise.reject(error) });
-      return;
+      return resume({ pending: Promise.reject(error), thenActions: false });
     }
     if (this.#shutdownRequested) resume(null);
     else this.#parked = resume;
