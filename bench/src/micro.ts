@@ -12,11 +12,17 @@
  * - `lines-forawait`, `lines-readline`: one 64-byte line through a `Reader`
  *   taken by `for await` or by `await readline()`.
  *
+ * Then, in a second pass of half as many operations, the bytes the V8 heap
+ * allocated per operation (`bytesPerOp`): what was still in use at the end
+ * plus what each garbage collection freed (`v8.GCProfiler`). That number
+ * hardly depends on how busy the machine is.
+ *
  * CPU time of one process is steadier than rates on a shared machine, so
  * these numbers track core's own overhead from run to run.
  *
  * @module
  */
+import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { DatagramRequestHandler, DatagramServer, EventLoopMixIn, Reader } from '@socketserver/core';
 
 type Address = { host: string; port: number; family: 'IPv4' };
@@ -118,9 +124,26 @@ async function main(): Promise<void> {
   const before = process.cpuUsage();
   await run(count);
   const cpu = process.cpuUsage(before);
-  process.stdout.write(
-    `MICRO ${JSON.stringify({ case: name, nsPerOp: ((cpu.user + cpu.system) * 1000) / count })}\n`,
-  );
+  const nsPerOp = ((cpu.user + cpu.system) * 1000) / count;
+  const bytesPerOp = await allocatedPerOp(run, Math.max(1000, Math.floor(count / 2)));
+  process.stdout.write(`MICRO ${JSON.stringify({ case: name, nsPerOp, bytesPerOp })}\n`);
+}
+
+/** Heap bytes allocated per operation: still used at the end, plus what each GC freed. */
+async function allocatedPerOp(
+  run: (count: number) => Promise<void>,
+  count: number,
+): Promise<number> {
+  const profiler = new GCProfiler();
+  profiler.start();
+  const start = getHeapStatistics().used_heap_size;
+  await run(count);
+  const end = getHeapStatistics().used_heap_size;
+  let freed = 0;
+  for (const gc of profiler.stop().statistics) {
+    freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
+  }
+  return (end - start + freed) / count;
 }
 
 main().catch((error) => {

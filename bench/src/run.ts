@@ -692,10 +692,13 @@ interface MicroResult {
   /** Median over the runs, ns of CPU per operation; NaN when it failed. */
   nsPerOp: number;
   runs: number[];
+  /** Median over the runs, heap bytes allocated per operation; NaN when it failed. */
+  bytesPerOp: number;
+  bytesRuns: number[];
   reason?: string;
 }
 
-function runMicro(id: string, count: number): Promise<number> {
+function runMicro(id: string, count: number): Promise<{ nsPerOp: number; bytesPerOp: number }> {
   return new Promise((resolvePromise, reject) => {
     execFile(
       process.execPath,
@@ -707,7 +710,7 @@ function runMicro(id: string, count: number): Promise<number> {
           reject(new Error(`${error?.message ?? 'no result'} ${stderr.trim().slice(-200)}`));
           return;
         }
-        resolvePromise((JSON.parse(line.slice(6)) as { nsPerOp: number }).nsPerOp);
+        resolvePromise(JSON.parse(line.slice(6)) as { nsPerOp: number; bytesPerOp: number });
       },
     );
   });
@@ -720,20 +723,31 @@ async function runMicros(): Promise<MicroResult[]> {
     ...entry,
     nsPerOp: Number.NaN,
     runs: [],
+    bytesPerOp: Number.NaN,
+    bytesRuns: [],
   }));
   try {
     // Alternate the cases, so that a busy moment of the machine does not fall on one of them.
     for (let round = 0; round < repeats; round++) {
-      for (const result of results) result.runs.push(await runMicro(result.id, count));
+      for (const result of results) {
+        const { nsPerOp, bytesPerOp } = await runMicro(result.id, count);
+        result.runs.push(nsPerOp);
+        result.bytesRuns.push(bytesPerOp);
+      }
     }
     for (const result of results) {
-      const sorted = [...result.runs].sort((a, b) => a - b);
-      result.nsPerOp = sorted[Math.floor(sorted.length / 2)]!;
+      result.nsPerOp = middle(result.runs);
+      result.bytesPerOp = middle(result.bytesRuns);
     }
   } catch (error) {
     for (const result of results) result.reason ??= (error as Error).message;
   }
   return results;
+}
+
+function middle(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 // ---------------------------------------------------------------- report
@@ -863,17 +877,24 @@ function report(
   if (micro.length > 0) {
     out.push(
       '',
-      '## Core alone, without sockets (CPU time of one process per operation, median of the runs)',
+      '## Core alone, without sockets (per operation in one process, median of the runs)',
       '',
       'Steadier than the rates above on a shared machine: a regression in core shows here first. ' +
-        'Run by `dist/micro.js` in a fresh process per run.',
+        'Run by `dist/micro.js` in a fresh process per run. Heap bytes allocated (live at the end plus ' +
+        'freed by each garbage collection) hardly move with the load on the machine; CPU time does.',
       '',
     );
-    out.push('| operation | ns of CPU per operation | runs |');
-    out.push('|---|--:|---|');
+    out.push('| operation | ns of CPU | runs | heap bytes allocated |');
+    out.push('|---|--:|---|--:|');
     for (const result of micro) {
+      const cpu = Number.isFinite(result.nsPerOp)
+        ? Math.round(result.nsPerOp).toLocaleString('en-US')
+        : `FAILED: ${result.reason ?? ''}`;
+      const bytes = Number.isFinite(result.bytesPerOp)
+        ? Math.round(result.bytesPerOp).toLocaleString('en-US')
+        : '';
       out.push(
-        `| ${result.label} | ${Number.isFinite(result.nsPerOp) ? Math.round(result.nsPerOp).toLocaleString('en-US') : `FAILED: ${result.reason ?? ''}`} | ${result.runs.map((ns) => Math.round(ns)).join(', ')} |`,
+        `| ${result.label} | ${cpu} | ${result.runs.map((ns) => Math.round(ns)).join(', ')} | ${bytes} |`,
       );
     }
   }
@@ -1063,7 +1084,7 @@ async function main(): Promise<void> {
     flags.only === undefined || flags.only.split(',').includes('micro') ? await runMicros() : [];
   for (const result of micro) {
     process.stderr.write(
-      `[micro] ${result.id.padEnd(25)} ${Number.isFinite(result.nsPerOp) ? `${Math.round(result.nsPerOp)} ns CPU per operation` : `failed: ${result.reason}`}\n`,
+      `[micro] ${result.id.padEnd(25)} ${Number.isFinite(result.nsPerOp) ? `${Math.round(result.nsPerOp)} ns CPU, ${Math.round(result.bytesPerOp)} heap bytes per operation` : `failed: ${result.reason}`}\n`,
     );
   }
   const { markdown, goals } = report(

@@ -74,7 +74,12 @@ it('runs every row of the benchmark with no wrong or lost reply', async () => {
       };
     }>;
     memory: Array<{ id: string; status: string; reason?: string; connections: number }>;
-    micro: Array<{ id: string; nsPerOp: number | null; reason?: string }>;
+    micro: Array<{
+      id: string;
+      nsPerOp: number | null;
+      bytesPerOp: number | null;
+      reason?: string;
+    }>;
   };
   // The native generator runs whenever it was built; the header says which one ran.
   expect(report.generator).toBe(nativeGeneratorBuilt() ? 'native' : 'node');
@@ -125,6 +130,7 @@ it('runs every row of the benchmark with no wrong or lost reply', async () => {
   for (const entry of report.micro) {
     expect(entry.reason, entry.id).toBeUndefined();
     expect(entry.nsPerOp, entry.id).toBeGreaterThan(0);
+    expect(entry.bytesPerOp, entry.id).toBeGreaterThan(0);
   }
   for (const entry of report.memory) {
     if (entry.status === 'unavailable') expect(entry.reason, entry.id).toMatch(MISSING);
