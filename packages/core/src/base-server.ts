@@ -199,18 +199,25 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
    */
   #passInline(resume: (woke: InlinePass | null) => void): void {
     this.#parked = null;
+    const woke = this.#runPasses();
+    if (woke !== undefined) resume(woke);
+    else if (this.#shutdownRequested) resume(null);
+    else this.#parked = resume;
+  }
+
+  /** The inline passes: undefined when all were synchronous, else what the loop must finish. */
+  #runPasses(): InlinePass | undefined {
     try {
       while (this.#queue.length > 0 && !this.#shutdownRequested) {
         const handled = this.#handleRequestNoblock();
-        if (isThenable(handled)) return resume({ pending: handled, thenActions: true });
+        if (isThenable(handled)) return { pending: handled, thenActions: true };
         const actions = this.serviceActions();
-        if (isThenable(actions)) return resume({ pending: actions, thenActions: false });
+        if (isThenable(actions)) return { pending: actions, thenActions: false };
       }
     } catch (error) {
-      return resume({ pending: Promise.reject(error), thenActions: false });
+      return { pending: Promise.reject(error), thenActions: false };
     }
-    if (this.#shutdownRequested) resume(null);
-    else this.#parked = resume;
+    return undefined;
   }
 
   /**
