@@ -35,6 +35,49 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/**
+ * Asks a `Handler` that writes `downSize` bytes (the size on one line) for
+ * them from a peer that reads nothing yet: the main thread must hold at most
+ * 256 KiB and the handler must stop before half is written; then the peer
+ * reads, and every byte arrives.
+ */
+async function expectDownloadHeldBack(
+  Handler: typeof Source | typeof SmallSource,
+  downSize: number,
+): Promise<void> {
+  class Server extends ThreadingTCPServer {
+    captured: Socket | null = null;
+    override verifyRequest(request: Socket) {
+      this.captured = request;
+      return true;
+    }
+  }
+  const down = await Server.create({ host: HOST, port: 0 }, Handler);
+  cleanups.push(serve(down));
+  const reader = connect(down.serverAddress.port, HOST);
+  reader.pause();
+  reader.write(`${downSize}\n`);
+  await until(() => down.captured !== null && down.captured.bytesWritten > 0);
+  let maxBuffered = 0;
+  let written = -1;
+  for (let turn = 0; turn < 200 && written !== down.captured!.bytesWritten; turn++) {
+    written = down.captured!.bytesWritten;
+    maxBuffered = Math.max(maxBuffered, down.captured!.writableLength);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  expect(maxBuffered).toBeLessThanOrEqual(256 * 1024);
+  expect(down.captured!.bytesWritten).toBeLessThan(downSize / 2);
+  let total = 0;
+  reader.on('data', (chunk) => {
+    total += chunk.length;
+  });
+  const ended = new Promise((resolve) => reader.on('end', resolve));
+  reader.resume();
+  await ended;
+  expect(total).toBe(downSize);
+  reader.destroy();
+}
+
 describe('ThreadingMixIn: CPython SocketServerTest', () => {
   it('test_ThreadingTCPServer: three clients echoed; serverClose releases the socket and every worker', async () => {
     const server = await ThreadingTCPServer.create({ host: HOST, port: 0 }, EchoLine);
@@ -246,32 +289,8 @@ describe('ThreadingMixIn: threads', () => {
 
     // Download to a peer that reads nothing yet: far more than the kernel's loopback buffers
     // (several MiB with autotuning) can hold, so "stopped" cannot be confused with "absorbed".
-    const downSize = 32 * 1024 * 1024;
-    const down = await Server.create({ host: HOST, port: 0 }, Source);
-    cleanups.push(serve(down));
-    const reader = connect(down.serverAddress.port, HOST);
-    reader.pause();
-    reader.write(`${downSize}\n`);
-    await until(() => down.captured !== null && down.captured.bytesWritten > 0);
-    let maxBuffered = 0;
-    let written = -1;
-    for (let turn = 0; turn < 200 && written !== down.captured!.bytesWritten; turn++) {
-      written = down.captured!.bytesWritten;
-      maxBuffered = Math.max(maxBuffered, down.captured!.writableLength);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    // Without backpressure the whole 8 MiB would sit in the main thread's buffer.
-    expect(maxBuffered).toBeLessThanOrEqual(256 * 1024);
-    expect(down.captured!.bytesWritten).toBeLessThan(downSize / 2);
-    let total = 0;
-    reader.on('data', (chunk) => {
-      total += chunk.length;
-    });
-    const ended = new Promise((resolve) => reader.on('end', resolve));
-    reader.resume();
-    await ended;
-    expect(total).toBe(downSize);
-    reader.destroy();
+    // Without backpressure the whole download would sit in the main thread's buffer.
+    await expectDownloadHeldBack(Source, 32 * 1024 * 1024);
   });
 
   it('bytes of every size arrive whole and in order: small chunks travel framed, large ones transferred', async () => {
@@ -324,39 +343,8 @@ describe('ThreadingMixIn: threads', () => {
   });
 
   it('memory stays bounded with small writes: a peer that does not read stops a handler writing 1000-byte chunks', async () => {
-    class Server extends ThreadingTCPServer {
-      captured: Socket | null = null;
-      override verifyRequest(request: Socket) {
-        this.captured = request;
-        return true;
-      }
-    }
     // Far more than the kernel's loopback buffers can hold (see the test above).
-    const downSize = 24 * 1024 * 1024;
-    const down = await Server.create({ host: HOST, port: 0 }, SmallSource);
-    cleanups.push(serve(down));
-    const reader = connect(down.serverAddress.port, HOST);
-    reader.pause();
-    reader.write(`${downSize}\n`);
-    await until(() => down.captured !== null && down.captured.bytesWritten > 0);
-    let maxBuffered = 0;
-    let written = -1;
-    for (let turn = 0; turn < 200 && written !== down.captured!.bytesWritten; turn++) {
-      written = down.captured!.bytesWritten;
-      maxBuffered = Math.max(maxBuffered, down.captured!.writableLength);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    expect(maxBuffered).toBeLessThanOrEqual(256 * 1024);
-    expect(down.captured!.bytesWritten).toBeLessThan(downSize / 2);
-    let total = 0;
-    reader.on('data', (chunk) => {
-      total += chunk.length;
-    });
-    const ended = new Promise((resolve) => reader.on('end', resolve));
-    reader.resume();
-    await ended;
-    expect(total).toBe(downSize);
-    reader.destroy();
+    await expectDownloadHeldBack(SmallSource, 24 * 1024 * 1024);
   });
 
   it('a handler without moduleUrl gets a clear error, reported through handleError', async () => {
