@@ -483,12 +483,17 @@ function summarize(results: ResultMessage[]): RowResult {
   };
 }
 
+/** The upper median of `items`, ordered by `key`. */
+function upperMedian<T>(items: T[], key: (item: T) => number): T {
+  const sorted = [...items].sort((a, b) => key(a) - key(b));
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 /** Picks the round with the median rate (upper median). */
 function median(results: RowResult[]): RowResult {
   const ok = results.filter((result) => result.status === 'ok');
   if (ok.length === 0) return results[0]!;
-  const sorted = [...ok].sort((a, b) => a.perSecond - b.perSecond);
-  const chosen = sorted[Math.floor(sorted.length / 2)]!;
+  const chosen = upperMedian(ok, (result) => result.perSecond);
   // Correctness counts add up over every round: one lost reply anywhere is reported.
   return {
     ...chosen,
@@ -736,18 +741,13 @@ async function runMicros(): Promise<MicroResult[]> {
       }
     }
     for (const result of results) {
-      result.nsPerOp = middle(result.runs);
-      result.bytesPerOp = middle(result.bytesRuns);
+      result.nsPerOp = upperMedian(result.runs, (ns) => ns);
+      result.bytesPerOp = upperMedian(result.bytesRuns, (bytes) => bytes);
     }
   } catch (error) {
     for (const result of results) result.reason ??= (error as Error).message;
   }
   return results;
-}
-
-function middle(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 // ---------------------------------------------------------------- report
