@@ -47,17 +47,15 @@ export class SocketWriter implements Writer {
 
   write(data: string | Uint8Array): Promise<void> {
     const socket = this.#socket;
-    if (socket.errored) return Promise.reject(socket.errored);
-    if (socket.destroyed || socket.writableEnded) {
-      return Promise.reject(new ClosedError('the connection'));
-    }
+    const failure = writeFailure(socket);
+    if (failure !== null) return Promise.reject(failure);
     socket.write(data);
     return socket.writableLength <= this.#highWaterMark ? DONE : this.#whenFlushed();
   }
 
   flush(): Promise<void> {
     const socket = this.#socket;
-    if (socket.errored) return Promise.reject(socket.errored);
+    if (hasFailed(socket)) return Promise.reject(socket.errored);
     if (socket.writableEnded) return socket.writableFinished ? DONE : finished(socket);
     return socket.writableLength === 0 ? DONE : this.#whenFlushed();
   }
@@ -75,6 +73,23 @@ export class SocketWriter implements Writer {
     });
     return this.#flushed;
   }
+}
+
+/**
+ * Whether the socket failed on its own (a reset, a timeout). `ECANCELED` is
+ * not such a failure: Node 22 and later report it for writes that were still
+ * queued when the socket was destroyed here, which is a plain close.
+ */
+function hasFailed(socket: Socket): boolean {
+  const error = socket.errored as NodeJS.ErrnoException | null;
+  return error !== null && error.code !== 'ECANCELED';
+}
+
+/** Why nothing more can be written: the socket's own error, a close, or nothing (null). */
+function writeFailure(socket: Socket): Error | null {
+  if (hasFailed(socket)) return socket.errored;
+  if (socket.destroyed || socket.writableEnded) return new ClosedError('the connection');
+  return null;
 }
 
 /** Resolves when an ended socket has flushed everything, rejects if it closes first. */
