@@ -1,4 +1,5 @@
-import { isIP } from 'node:net';
+import { createSocket, type Socket as DgramSocket, type SocketOptions } from 'node:dgram';
+import { type AddressInfo, createServer, isIP, type ListenOptions, type Server } from 'node:net';
 import { type InetAddress, InvalidArgumentError, UnsupportedError } from '@socketserver/core';
 
 /**
@@ -28,17 +29,74 @@ export function bindHost(address: InetAddress): string | undefined {
   return address.host === '' ? undefined : address.host;
 }
 
-const REUSE_PORT_SINCE = { net: [22, 12], dgram: [22, 12] } as const;
+/** One probe per socket kind and process. */
+const reusePortProbes = new Map<'net' | 'dgram', Promise<boolean>>();
 
 /**
- * Throws {@link UnsupportedError} when this Node.js cannot set `SO_REUSEPORT`
- * (Node 20 ignores the option silently, so asking for it must fail loudly).
+ * Whether this Node.js sets `SO_REUSEPORT` for `kind` (`net` and `dgram`
+ * have the `reusePort` option from 22.12; Node 20 ignores it silently).
+ * Found by trying, once per process: two sockets bound to one loopback port
+ * with the option. A feature test, not a version test.
  */
-export function assertReusePortSupported(kind: 'net' | 'dgram'): void {
-  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
-  const [needMajor, needMinor] = REUSE_PORT_SINCE[kind];
-  if (major > needMajor || (major === needMajor && minor >= needMinor)) return;
+export function reusePortWorks(kind: 'net' | 'dgram'): Promise<boolean> {
+  let probe = reusePortProbes.get(kind);
+  if (probe === undefined) {
+    probe = kind === 'net' ? probeNet() : probeDgram();
+    reusePortProbes.set(kind, probe);
+  }
+  return probe;
+}
+
+async function probeNet(): Promise<boolean> {
+  const listen = (server: Server, port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: '127.0.0.1', port, reusePort: true } as ListenOptions, resolve);
+    });
+  const first = createServer();
+  const second = createServer();
+  try {
+    await listen(first, 0);
+    return await listen(second, (first.address() as AddressInfo).port).then(
+      () => true,
+      () => false,
+    );
+  } finally {
+    first.close();
+    second.close();
+  }
+}
+
+async function probeDgram(): Promise<boolean> {
+  const open = () => createSocket({ type: 'udp4', reusePort: true } as SocketOptions);
+  const bind = (socket: DgramSocket, port: number) =>
+    new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, '127.0.0.1', resolve);
+    });
+  const first = open();
+  const second = open();
+  try {
+    await bind(first, 0);
+    return await bind(second, first.address().port).then(
+      () => true,
+      () => false,
+    );
+  } finally {
+    first.close();
+    second.close();
+  }
+}
+
+/**
+ * Rejects with {@link UnsupportedError} when this Node.js cannot set
+ * `SO_REUSEPORT` for `kind` (see {@link reusePortWorks}): asking for it must
+ * fail loudly rather than be ignored.
+ */
+export async function assertReusePortSupported(kind: 'net' | 'dgram'): Promise<void> {
+  if (await reusePortWorks(kind)) return;
   throw new UnsupportedError(
-    `allowReusePort needs Node.js >= 22.12 (SO_REUSEPORT for ${kind}); this is Node.js ${process.versions.node}`,
+    `allowReusePort needs SO_REUSEPORT for ${kind}, which Node.js ${process.versions.node} does not set ` +
+      '(Node.js 22.12 and later do)',
   );
 }

@@ -38,8 +38,13 @@ export class TCPServer extends StreamServer<InetAddress> {
     super(normalizeInetAddress(serverAddress), RequestHandlerClass);
   }
 
+  /** Binds and listens; with `allowReusePort`, first checks that this Node.js can honour it. */
+  override async serverBind(): Promise<void> {
+    if (this.allowReusePort) await assertReusePortSupported('net');
+    await super.serverBind();
+  }
+
   protected override listenOptions(): ListenOptions {
-    if (this.allowReusePort) assertReusePortSupported('net');
     const options: ListenOptions & { reusePort?: boolean } = {
       host: bindHost(this.serverAddress),
       port: this.serverAddress.port,

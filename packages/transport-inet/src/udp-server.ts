@@ -47,7 +47,7 @@ export class UDPServer extends DatagramServer<InetAddress> {
   /** Binds the socket and records the real address. Rejects with the system error, leaving nothing open. */
   override async serverBind(): Promise<void> {
     await super.serverBind();
-    if (this.allowReusePort) assertReusePortSupported('dgram');
+    if (this.allowReusePort) await assertReusePortSupported('dgram');
     const type: SocketType = this.serverAddress.family === 'IPv6' ? 'udp6' : 'udp4';
     const socket = createSocket({
       type,

@@ -10,6 +10,7 @@ import {
   StreamRequestHandler,
 } from '@socketserver/core';
 import { describe, expect, it } from 'vitest';
+import { reusePortWorks } from '../src/address.js';
 import { TCPServer, UDPServer } from '../src/index.js';
 import { serve, tcpExchange, udpExchange } from './helpers.js';
 
@@ -201,24 +202,6 @@ describe('lifecycle', () => {
     expect(handled).toBe(0);
   });
 
-  it('allowReusePort fails loudly on Node versions that cannot honour it', async () => {
-    const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
-    const supported = major > 22 || (major === 22 && minor >= 12);
-    const attempt = TCPServer.create({ host: '127.0.0.1', port: 0 }, MyStreamHandler, {
-      allowReusePort: true,
-    });
-    if (supported) {
-      await (await attempt).serverClose();
-    } else {
-      await expect(attempt).rejects.toMatchObject({ code: 'ERR_SOCKETSERVER_UNSUPPORTED' });
-      await expect(
-        UDPServer.create({ host: '127.0.0.1', port: 0 }, MyDatagramHandler, {
-          allowReusePort: true,
-        }),
-      ).rejects.toThrow(/Node\.js >= 22\.12/);
-    }
-  });
-
   it('allowReuseAddress lets two UDP servers share a port', async () => {
     const a = await UDPServer.create({ host: '127.0.0.1', port: 0 }, MyDatagramHandler, {
       allowReuseAddress: true,
@@ -238,5 +221,82 @@ describe('lifecycle', () => {
       expect.objectContaining({ code: 'ERR_SOCKETSERVER_INVALID_ARGUMENT' }),
     );
     expect(() => new UDPServer({ port: -1 }, MyDatagramHandler)).toThrow(/port must be an integer/);
+  });
+});
+
+describe('allowReusePort (SO_REUSEPORT)', () => {
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  // What the README's table of Node lines says; the product itself detects the option by trying it.
+  const documented = major > 22 || (major === 22 && minor >= 12);
+
+  it(`is detected on this line as the README says (${documented ? 'works' : 'ignored by Node'})`, async () => {
+    expect(await reusePortWorks('net')).toBe(documented);
+    expect(await reusePortWorks('dgram')).toBe(documented);
+  });
+
+  /** Two servers of `Server` on one port, each answering with its tag; returns the tags seen. */
+  async function shareOnePort(
+    Server: typeof TCPServer | typeof UDPServer,
+    exchange: (address: InetAddress) => Promise<string>,
+  ): Promise<string[]> {
+    class Tag extends StreamRequestHandler {
+      override async handle() {
+        await this.wfile.write((this.server as unknown as { tag: string }).tag);
+      }
+    }
+    class DatagramTag extends DatagramRequestHandler {
+      override async handle() {
+        await this.wfile.write((this.server as unknown as { tag: string }).tag);
+      }
+    }
+    const Handler = (Server === TCPServer ? Tag : DatagramTag) as never;
+    const settings = { allowReusePort: true } as never;
+    const a = await (Server as typeof TCPServer).create(
+      { host: '127.0.0.1', port: 0 },
+      Handler,
+      settings,
+    );
+    const b = await (Server as typeof TCPServer).create(
+      { host: '127.0.0.1', port: a.serverAddress.port },
+      Handler,
+      settings,
+    );
+    Object.assign(a, { tag: 'a' });
+    Object.assign(b, { tag: 'b' });
+    const running = [serve(a), serve(b)];
+    const seen = new Set<string>();
+    // The kernel spreads connections and datagrams by their source port, new for each
+    // exchange: both servers get some within a few.
+    for (let i = 0; i < 200 && seen.size < 2; i++) seen.add(await exchange(a.serverAddress));
+    for (const server of running) await server.stop();
+    return [...seen].sort();
+  }
+
+  it('TCP: two servers on one port both receive connections; without the option, a clear error', async () => {
+    if (!documented) {
+      await expect(
+        TCPServer.create({ host: '127.0.0.1', port: 0 }, MyStreamHandler, { allowReusePort: true }),
+      ).rejects.toMatchObject({ code: 'ERR_SOCKETSERVER_UNSUPPORTED' });
+      return;
+    }
+    expect(await shareOnePort(TCPServer, (address) => tcpExchange(address, ''))).toEqual([
+      'a',
+      'b',
+    ]);
+  });
+
+  it('UDP: two servers on one port both receive datagrams; without the option, a clear error', async () => {
+    if (!documented) {
+      await expect(
+        UDPServer.create({ host: '127.0.0.1', port: 0 }, MyDatagramHandler, {
+          allowReusePort: true,
+        }),
+      ).rejects.toThrow(/Node\.js 22\.12 and later/);
+      return;
+    }
+    expect(await shareOnePort(UDPServer, (address) => udpExchange(address, 'x'))).toEqual([
+      'a',
+      'b',
+    ]);
   });
 });
