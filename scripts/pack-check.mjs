@@ -2,23 +2,42 @@
 // npm into empty directories (only the packages a user would pick), and runs
 // echo servers from a plain .mjs file and a plain .cjs file, each answered by
 // a client:
-//   1. core + transport-inet: a TCP echo (and unix-dgram must not come along);
-//   2. core + transport-unix: a Unix stream echo and a Unix datagram echo
-//      (the native addon unix-dgram is built by npm from source);
+//   1. core + transport-inet: a TCP echo (and transport-unix must not come along);
+//   2. core + transport-unix, installed and run with no C compiler on PATH: a
+//      Unix stream echo and a Unix datagram echo (the prebuilt Node-API addon
+//      ships in the tarball), on this Node and on each Node binary listed in
+//      PACK_CHECK_NODES (colon-separated; .ci/run passes Node 24 and 26);
 //   3. core + transport-inet + both mix-ins: the same handler module served
 //      by ThreadingMixIn(TCPServer) and ForkingMixIn(TCPServer), the worker
 //      and the child importing it from the installed layout.
 // Exits non-zero on any failure.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const pnpm = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager;
 const work = mkdtempSync(join(tmpdir(), 'socketserver-pack-'));
-const run = (cmd, args, cwd) =>
-  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+const run = (cmd, args, cwd, env = process.env) =>
+  execFileSync(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+
+/** An environment whose PATH has node and npm and nothing else: no compiler, no make, no python. */
+function bareEnv(node) {
+  const bin = mkdtempSync(join(work, 'bin-'));
+  symlinkSync(node, join(bin, 'node'));
+  const npmCli = join(run('npm', ['root', '-g']).trim(), 'npm', 'bin', 'npm-cli.js');
+  writeFileSync(join(bin, 'npm'), `#!/bin/sh\nexec "${node}" "${npmCli}" "$@"\n`, { mode: 0o755 });
+  return { ...process.env, PATH: bin };
+}
 
 function pack(dir) {
   // pnpm pack rewrites workspace: ranges to real versions, as publish does.
@@ -30,11 +49,11 @@ function pack(dir) {
   return join(out, `${pkg.replace('@', '').replace('/', '-')}-${version}.tgz`);
 }
 
-function install(name, tarballs) {
+function install(name, tarballs, env) {
   const app = join(work, name);
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), '{"name":"pack-check","private":true}');
-  run('npm', ['install', '--no-audit', '--no-fund', ...tarballs], app);
+  run('npm', ['install', '--no-audit', '--no-fund', ...tarballs], app, env);
   return app;
 }
 
@@ -47,10 +66,15 @@ function script(kind, imports, body) {
   return `${lines.join('\n')}\n(async () => {\n${body}\n})().catch((e) => { console.error(e); process.exit(1); });\n`;
 }
 
-function check(app, file, imports, body) {
+function check(app, file, imports, body, nodes = [process.execPath], env = process.env) {
   for (const kind of ['mjs', 'cjs']) {
     writeFileSync(join(app, `${file}.${kind}`), script(kind, imports, body));
-    process.stdout.write(`${file}.${kind}: ${run('node', [`${file}.${kind}`], app)}`);
+    for (const node of nodes) {
+      const version = run(node, ['--version'], app).trim();
+      process.stdout.write(
+        `${file}.${kind} (${version}): ${run(node, [`${file}.${kind}`], app, env)}`,
+      );
+    }
   }
 }
 
@@ -75,8 +99,8 @@ try {
   const core = pack('packages/core');
 
   const inet = install('inet', [core, pack('packages/transport-inet')]);
-  if (existsSync(join(inet, 'node_modules', 'unix-dgram')))
-    throw new Error('transport-inet pulled unix-dgram');
+  if (existsSync(join(inet, 'node_modules', '@socketserver', 'transport-unix')))
+    throw new Error('transport-inet pulled transport-unix');
   check(
     inet,
     'tcp-echo',
@@ -97,21 +121,29 @@ try {
   console.log('tcp reply ok: ' + JSON.stringify(reply));`,
   );
 
-  const unix = install('unix', [core, pack('packages/transport-unix')]);
+  const bare = bareEnv(process.execPath);
+  const unix = install('unix', [core, pack('packages/transport-unix')], bare);
   if (existsSync(join(unix, 'node_modules', '@socketserver', 'transport-inet'))) {
     throw new Error('transport-unix pulled transport-inet');
   }
+  const prebuilt = join(unix, 'node_modules', '@socketserver', 'transport-unix', 'prebuilds');
+  if (!existsSync(join(prebuilt, `linux-${process.arch}-gnu`, 'unix_dgram.node'))) {
+    throw new Error(`the transport-unix tarball has no prebuilt addon for linux-${process.arch}`);
+  }
+  const nodes = [
+    process.execPath,
+    ...(process.env.PACK_CHECK_NODES ?? '').split(':').filter(Boolean),
+  ];
   check(
     unix,
     'unix-echo',
     [
       ['StreamRequestHandler, DatagramRequestHandler', '@socketserver/core'],
-      ['UnixStreamServer, UnixDatagramServer', '@socketserver/transport-unix'],
+      ['UnixStreamServer, UnixDatagramServer, UnixDatagramSocket', '@socketserver/transport-unix'],
       ['connect', 'node:net'],
       ['mkdtempSync, rmSync', 'node:fs'],
       ['tmpdir', 'node:os'],
       ['join', 'node:path'],
-      ['createRequire', 'node:module'],
     ],
     `${upper}
   const net = { connect };
@@ -129,14 +161,12 @@ try {
     await stream.serverClose();
     const dgram = await UnixDatagramServer.create(join(dir, 'd.sock'), DatagramUpper);
     const dgramServing = dgram.serveForever({ pollInterval: 50 });
-    // unix-dgram came along as transport-unix's dependency: a client socket for the test.
-    const unixDgram = createRequire(join(process.cwd(), 'index.js'))('unix-dgram');
-    const client = unixDgram.createSocket('unix_dgram');
+    const client = new UnixDatagramSocket();
     client.bind(join(dir, 'c.sock'));
     const answer = await new Promise((resolve, reject) => {
       client.on('message', (m) => resolve(m.toString()));
       client.on('error', reject);
-      client.send(Buffer.from('ping'), 0, 4, join(dir, 'd.sock'));
+      client.send('ping', join(dir, 'd.sock'));
     });
     client.close();
     await dgram.shutdown();
@@ -147,6 +177,8 @@ try {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }`,
+    nodes,
+    bare,
   );
   const mixins = install('mixins', [
     core,

@@ -21,8 +21,9 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { UnixDatagramSocket } from '@socketserver/transport-unix';
 import type { NodeKind, ReadyLine } from './targets.js';
-import { createUnixDgramSocket, type UnixDgramSocket } from './unix-dgram.js';
+import { createUnixDgramSocket } from './unix-dgram.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
@@ -65,16 +66,20 @@ interface Running {
 
 async function rawServer(transport: string, path: string | undefined): Promise<Running> {
   if (transport === 'unixdgram') {
-    let socket: UnixDgramSocket;
+    let socket: UnixDatagramSocket;
     try {
       socket = createUnixDgramSocket();
     } catch (error) {
       throw new Unavailable(
-        `the unix-dgram addon failed to load: ${(error as Error).message.split('\n')[0]}`,
+        `the Unix datagram addon failed to load: ${(error as Error).message.split('\n')[0]}`,
       );
     }
-    socket.on('message', (message, peer) => {
-      if (peer.path) socket.send(message, 0, message.length, peer.path, () => {});
+    socket.on('message', (message, sender) => {
+      try {
+        if (sender !== '') socket.send(message, sender);
+      } catch {
+        // A client gone or full: as the raw baseline, drop the reply.
+      }
     });
     socket.on('error', () => {});
     socket.bind(path!);

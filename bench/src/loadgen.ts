@@ -345,22 +345,20 @@ function unixDgramPort(
       }
     },
     send: function send(line: Buffer, retry = 0): void {
-      socket.send(line, 0, line.length, config.path!, (error?: Error & { errno?: number }) => {
-        if (!error) return;
+      try {
+        socket.send(line, config.path!);
+      } catch (error) {
         // The server's receive queue is full (net.unix.max_dgram_qlen, 10 by default): a
         // blocking client would wait in sendto, so wait a little and send again.
-        if (
-          (error.errno === -11 || (error as { code?: string }).code === 'EAGAIN') &&
-          retry < 1000
-        ) {
+        if ((error as { code?: string }).code === 'EAGAIN' && retry < 1000) {
           stats.retries++;
           setTimeout(() => {
             if (current() === line) send(line, retry + 1);
           }, 1);
           return;
         }
-        onError(error);
-      });
+        onError(error as Error);
+      }
     },
     close: () => {
       try {

@@ -243,10 +243,10 @@ function rows(): EchoRow[] {
     const D = smoke ? 4 : 8;
     const add = sectionRows('unixdgram', 'unixdgram', 'kept');
     const vsRawAndPy: Array<[string, string]> = [
-      ['raw unix-dgram', 'raw'],
+      ['raw unix dgram', 'raw'],
       ['py UnixDatagramServer', 'py-plain'],
     ];
-    add('raw', 'raw unix-dgram addon (baseline)', { node: 'unixdgram-raw' }, D);
+    add('raw', 'raw UnixDatagramSocket (baseline)', { node: 'unixdgram-raw' }, D);
     add(
       'evloop',
       'EventLoopMixIn(UnixDatagramServer)',
@@ -256,14 +256,14 @@ function rows(): EchoRow[] {
     );
     add('plain', 'UnixDatagramServer (plain)', { node: 'unixdgram-plain' }, D, vsRawAndPy);
     add('threading', 'ThreadingMixIn(UnixDatagramServer)', { node: 'unixdgram-threading' }, D, [
-      ['raw unix-dgram', 'raw'],
+      ['raw unix dgram', 'raw'],
       ['py ThreadingUnixDatagramServer', 'py-threading'],
     ]);
     add('forking', 'ForkingMixIn(UnixDatagramServer)', { node: 'unixdgram-forking' }, D, [
-      ['raw unix-dgram', 'raw'],
+      ['raw unix dgram', 'raw'],
     ]);
     add('py-plain', 'Python UnixDatagramServer', { python: 'UnixDatagramServer' }, D, [
-      ['raw unix-dgram', 'raw'],
+      ['raw unix dgram', 'raw'],
     ]);
     add(
       'py-threading',

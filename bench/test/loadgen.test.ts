@@ -140,9 +140,9 @@ async function unixDgramServer(
 ): Promise<{ path: string }> {
   const socket = createUnixDgramSocket();
   let index = 0;
-  socket.on('message', (packet, peer) => {
+  socket.on('message', (packet, sender) => {
     const reply = transform(packet, index++);
-    if (reply !== null && peer.path) socket.send(reply, 0, reply.length, peer.path, () => {});
+    if (reply !== null && sender !== '') socket.send(reply, sender);
   });
   socket.on('error', () => {});
   socket.bind(path);

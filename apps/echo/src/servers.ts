@@ -55,9 +55,9 @@ export interface TransportRow {
 export const UDP_MAX_PACKET_SIZE = 65_527;
 
 /**
- * The largest Unix datagram the server receives whole: `unix-dgram` reads
- * each datagram into a 64 KiB buffer and longer ones arrive truncated to it.
- * (Linux itself carries up to the sender's `SO_SNDBUF` less 32 bytes:
+ * The largest Unix datagram the echo server receives whole (its
+ * `maxPacketSize`, 64 KiB, about UDP's largest); longer ones arrive truncated
+ * to it. (Linux itself carries up to the sender's `SO_SNDBUF` less 32 bytes:
  * 212,960 with the default 212,992.)
  */
 export const UNIX_DGRAM_MAX_PACKET_SIZE = 65_536;
@@ -92,8 +92,8 @@ export const transports: Record<Transport, TransportRow> = {
       const unix = await import('@socketserver/transport-unix');
       if (!unix.unixDgramAvailable) {
         throw new NotAvailableError(
-          'the unix-dgram native addon of @socketserver/transport-unix is not built ' +
-            "(allow its build script, see that package's README)",
+          'the Unix datagram addon of @socketserver/transport-unix has no prebuilt binary for ' +
+            `${process.platform}-${process.arch} (see that package's README to build one)`,
         );
       }
       return unix.UnixDatagramServer;

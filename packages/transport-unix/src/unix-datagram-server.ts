@@ -5,28 +5,22 @@ import {
   ClosedError,
   type DatagramRequest,
   DatagramServer,
-  InvalidArgumentError,
   type RequestHandlerClass,
   SocketServerError,
   UnsupportedError,
 } from '@socketserver/core';
+import { assertUnixDgramAvailable } from './native-addon.js';
 import {
   removeOwnSocketFile,
   removeStaleSocket,
   type SocketFileIdentity,
   socketIdentity,
 } from './socket-file.js';
-import { isAbstract, SUN_PATH_SIZE, validateMode, validateUnixAddress } from './unix-address.js';
-import {
-  assertUnixDgramAvailable,
-  createUnixDgramSocket,
-  systemError,
-  type UnixDgramSocket,
-} from './unix-dgram-addon.js';
+import { isAbstract, validateMode, validateUnixAddress } from './unix-address.js';
+import { UnixDatagramSocket } from './unix-datagram-socket.js';
 
 /**
- * A datagram came from a sender with no bound path (an unnamed or abstract
- * socket), so the reply written to it cannot be delivered. Code
+ * A datagram came from a sender with no bound path (an unnamed socket), so the reply written to it cannot be delivered. Code
  * `ERR_SOCKETSERVER_UNNAMED_PEER`. Given to `handleError` once per server;
  * every such reply is counted in `droppedReplies`.
  */
@@ -45,24 +39,23 @@ export class UnnamedPeerError extends SocketServerError {
  * A Unix datagram server (Python's `socketserver.UnixDatagramServer`): each
  * datagram on an `AF_UNIX`/`SOCK_DGRAM` socket is a request, and replies
  * leave from the server's socket. Node.js has no Unix datagram sockets; this
- * class uses the native addon `unix-dgram` (2.0.7), loaded when the package
- * is imported. If it is missing, the constructor throws
- * `NativeAddonMissingError` (`ERR_SOCKETSERVER_NATIVE_ADDON_MISSING`).
+ * class uses {@link UnixDatagramSocket}, over this package's Node-API addon,
+ * loaded when the package is imported. If it is missing, the constructor
+ * throws `NativeAddonMissingError` (`ERR_SOCKETSERVER_NATIVE_ADDON_MISSING`).
  *
  * ```ts
  * const server = await UnixDatagramServer.create('/run/app.dgram', Handler);
  * ```
  *
- * `serverAddress` is the path (abstract names are not supported by
- * `unix-dgram`: `UnsupportedError`). `clientAddress` is the sender's bound
- * path, or `''` for a sender with no path (unbound or abstract): its handler
- * still runs, but a reply cannot be addressed, so it is dropped, counted in
+ * `serverAddress` is the path, or `'\0name'` for a Linux abstract name.
+ * `clientAddress` is the sender's bound path (or abstract name), or `''` for
+ * a sender with no address (an unbound socket): its handler still runs, but
+ * a reply cannot be addressed, so it is dropped, counted in
  * `droppedReplies`, and reported once to `handleError` as `UnnamedPeerError`.
  *
  * Settings beyond the base ones:
  * - `maxPacketSize` (default 8192): longer datagrams are truncated, as
- *   Python's `recvfrom` does. `unix-dgram` reads at most 65536 bytes of a
- *   datagram, so larger values change nothing.
+ *   Python's `recvfrom` does; the socket's receive buffer is this size.
  * - `removeStaleSocket` (default false), `mode` (default `null`): as for
  *   {@link UnixStreamServer}. `mode` is applied with `fchmod` on the socket
  *   before `bind` (Linux creates the file with the socket's mode, less the
@@ -77,8 +70,8 @@ export class UnnamedPeerError extends SocketServerError {
  * `handleError` and serving continues.
  */
 export class UnixDatagramServer extends DatagramServer<string> {
-  /** The bound `unix-dgram` socket, or `null`. */
-  socket: UnixDgramSocket | null = null;
+  /** The bound socket, or `null`. */
+  socket: UnixDatagramSocket | null = null;
   /** Before binding, remove a socket file at the path that nobody is bound to (default false). */
   removeStaleSocket = false;
   /** Permission bits of the socket file, for example `0o600`; `null` (default) leaves them to the umask. */
@@ -91,10 +84,9 @@ export class UnixDatagramServer extends DatagramServer<string> {
 
   /**
    * Stores the address and handler; does no I/O (see `create`). Throws
-   * `NativeAddonMissingError` when `unix-dgram` did not load,
-   * `InvalidArgumentError` for a path longer than 107 bytes, and
-   * `UnsupportedError` for an abstract name.
-   * @param serverAddress - a filesystem path.
+   * `NativeAddonMissingError` when the addon did not load, and
+   * `InvalidArgumentError` for a path longer than 107 bytes.
+   * @param serverAddress - a filesystem path, or `'\0name'` (abstract).
    * @param RequestHandlerClass - the handler class.
    */
   constructor(
@@ -113,27 +105,33 @@ export class UnixDatagramServer extends DatagramServer<string> {
     await super.serverBind();
     const path = this.serverAddress;
     const mode = validateMode(this.mode, path);
-    if (this.removeStaleSocket) await removeStaleSocket(path);
-    const socket = createUnixDgramSocket();
-    socket.on('message', (packet, rinfo) => this.receivePacket(packet, rinfo.path ?? ''));
-    let bound = false;
+    if (this.removeStaleSocket && !isAbstract(path)) await removeStaleSocket(path);
+    const socket = new UnixDatagramSocket({ maxPacketSize: this.maxPacketSize });
     try {
-      if (mode !== null) await restrictUnbound(socket, mode);
-      bindNow(socket, path);
-      bound = true;
-      const identity = await socketIdentity(path);
-      this.#socketFile = identity;
-      if (mode !== null) await chmod(path, mode);
+      await this.#bind(socket, path, mode);
     } catch (error) {
-      socket.removeAllListeners('message');
-      closeQuietly(socket);
-      const file = this.#socketFile;
-      this.#socketFile = null;
-      if (bound && file !== null) await removeOwnSocketFile(path, file).catch(() => {});
+      socket.close();
       throw error;
     }
-    socket.on('error', (error) => this.reportError(null, null, systemError(error, 'socket')));
+    socket.on('message', (packet, sender) => this.receivePacket(packet, sender));
+    socket.on('error', (error) => this.reportError(null, null, error));
     this.socket = socket;
+  }
+
+  /** Binds with `mode` and records the socket file it created (an abstract name has none). */
+  async #bind(socket: UnixDatagramSocket, path: string, mode: number | null): Promise<void> {
+    if (mode !== null) await restrictUnbound(socket, mode);
+    socket.bind(path);
+    if (isAbstract(path)) return;
+    try {
+      this.#socketFile = await socketIdentity(path);
+      if (mode !== null) await chmod(path, mode);
+    } catch (error) {
+      const file = this.#socketFile;
+      this.#socketFile = null;
+      if (file !== null) await removeOwnSocketFile(path, file).catch(() => {});
+      throw error;
+    }
   }
 
   /**
@@ -152,18 +150,11 @@ export class UnixDatagramServer extends DatagramServer<string> {
       return Promise.resolve();
     }
     try {
-      validateDatagramAddress(address);
+      socket.send(data, address);
+      return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }
-    const buffer = Buffer.isBuffer(data)
-      ? data
-      : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    return new Promise((resolve, reject) => {
-      socket.send(buffer, 0, buffer.length, address, (error) =>
-        error ? reject(systemError(error, 'sendto', address)) : resolve(),
-      );
-    });
   }
 
   /**
@@ -189,7 +180,7 @@ export class UnixDatagramServer extends DatagramServer<string> {
       try {
         socket.close();
       } catch (error) {
-        failure ??= systemError(error, 'close');
+        failure ??= error;
       }
     }
     await super.serverClose();
@@ -204,48 +195,17 @@ export class UnixDatagramServer extends DatagramServer<string> {
 
 function validateDatagramAddress(address: string): string {
   validateUnixAddress(address);
-  if (isAbstract(address)) {
-    throw new UnsupportedError(
-      `unix-dgram cannot address abstract Unix names (it copies sun_path as a C string): ${JSON.stringify(address)}`,
-    );
-  }
   assertUnixDgramAvailable();
   return address;
 }
 
 /** Gives the unbound socket's inode `mode`: Linux creates the socket file with it at `bind`. */
-async function restrictUnbound(socket: UnixDgramSocket, mode: number): Promise<void> {
+async function restrictUnbound(socket: UnixDatagramSocket, mode: number): Promise<void> {
   try {
     await promisify(fchmod)(socket.fd, mode);
   } catch (error) {
     throw new UnsupportedError(
       `mode needs fchmod on an unbound socket, which ${process.platform} refused: ${(error as Error).message}`,
     );
-  }
-}
-
-/** Binds synchronously (the addon reports through events in the same tick). */
-function bindNow(socket: UnixDgramSocket, path: string): void {
-  if (Buffer.byteLength(path) > SUN_PATH_SIZE - 1) {
-    throw new InvalidArgumentError(`Unix socket path longer than ${SUN_PATH_SIZE - 1} bytes`);
-  }
-  let failure: unknown = null;
-  const capture = (error: unknown) => {
-    failure = error;
-  };
-  socket.once('error', capture);
-  try {
-    socket.bind(path);
-  } finally {
-    socket.removeAllListeners('error');
-  }
-  if (failure !== null) throw systemError(failure, 'bind', path);
-}
-
-function closeQuietly(socket: UnixDgramSocket): void {
-  try {
-    socket.close();
-  } catch {
-    // Closing a socket that failed to bind: nothing more to release.
   }
 }

@@ -4,10 +4,10 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UnixDatagramSocket } from '../src/index.js';
 
 export const TEST_STR = 'hello world\n';
 
@@ -59,56 +59,30 @@ export function runPython(script: string, args: string[]): Promise<string> {
   });
 }
 
-interface DgramSocket {
-  fd: number;
-  bind(path: string): void;
-  send(
-    buf: Buffer,
-    offset: number,
-    length: number,
-    path: string,
-    cb: (error?: Error) => void,
-  ): void;
-  close(): void;
-  on(event: string, listener: (...args: any[]) => void): void;
-  once(event: string, listener: (...args: any[]) => void): void;
-}
-
-const unixDgram = createRequire(import.meta.url)('unix-dgram') as {
-  createSocket(type: 'unix_dgram'): DgramSocket;
-};
-
-/** A Unix datagram client bound to `path` (or unbound with `null`), built on unix-dgram. */
+/** A Unix datagram client bound to `path` (or unbound with `null`), on the package's own socket. */
 export class DgramClient {
-  readonly socket: DgramSocket;
+  readonly socket: UnixDatagramSocket;
   #messages: Array<{ data: Buffer; from: string }> = [];
   #waiters: Array<(message: { data: Buffer; from: string }) => void> = [];
 
   constructor(path: string | null) {
-    this.socket = unixDgram.createSocket('unix_dgram');
-    this.socket.on('message', (data: Buffer, rinfo: { path?: string }) => {
-      const message = { data, from: rinfo.path ?? '' };
+    this.socket = new UnixDatagramSocket();
+    this.socket.on('message', (data, from) => {
+      const message = { data, from };
       const waiter = this.#waiters.shift();
       if (waiter) waiter(message);
       else this.#messages.push(message);
     });
-    if (path !== null) {
-      let failure: Error | null = null;
-      this.socket.once('error', (error: Error) => {
-        failure = error;
-      });
-      this.socket.bind(path);
-      if (failure) throw failure;
-    }
+    if (path !== null) this.socket.bind(path);
   }
 
   send(data: string | Buffer, path: string): Promise<void> {
-    const buffer = typeof data === 'string' ? Buffer.from(data) : data;
-    return new Promise((resolve, reject) =>
-      this.socket.send(buffer, 0, buffer.length, path, (error) =>
-        error ? reject(error) : resolve(),
-      ),
-    );
+    try {
+      this.socket.send(data, path);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** The next datagram received. */

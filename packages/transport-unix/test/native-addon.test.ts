@@ -1,27 +1,24 @@
 /**
- * Loading the unix-dgram addon: at import time, independent of Node 20's
- * realpath quirk after a synchronous stat of a socket, and with a clear
- * error when it is missing. The child-process cases run the built package
- * (dist/), as an application would.
+ * Loading the package's Unix datagram addon: at import time, from the
+ * prebuilt binary, independent of Node 20's realpath quirk after a
+ * synchronous stat of a socket, and with a clear error when it is missing.
+ * The child-process cases run the built package (dist/), as an application
+ * would.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DatagramRequestHandler, StreamRequestHandler } from '@socketserver/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UnixDatagramServer, UnixStreamServer, unixDgramAvailable } from '../src/index.js';
-import { DgramClient, makeTempDir, streamExamine, TEST_STR } from './helpers.js';
+import { unixDgramAvailable } from '../src/index.js';
+import { addonCandidates } from '../src/native-addon.js';
+import { makeTempDir } from './helpers.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const coreDir = await realpath(join(packageDir, 'node_modules', '@socketserver', 'core'));
 
 let dir: string;
 let cleanup: () => Promise<void>;
-let fresh = 0;
-const realUnixDgram = await realpath(join(packageDir, 'node_modules', 'unix-dgram'));
-
 beforeAll(async () => {
   ({ dir, cleanup } = await makeTempDir());
 });
@@ -38,61 +35,10 @@ function runNode(args: string[], cwd: string): Promise<string> {
   });
 }
 
-/** Files of unix-dgram not yet resolved in this process: each check uses a new one. */
-const unresolved = ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'src/unix_dgram.cc'];
-
-/**
- * Resolves a file of `unix-dgram` that no `require()` has resolved yet (so
- * the realpath cache does not answer for it) and returns the path, which must
- * be the real one: from pnpm's unresolved symlink, unix-dgram's own
- * dependency `bindings` cannot be found.
- */
-function expectLazyResolveReal(): void {
-  const file = unresolved[fresh++ % unresolved.length]!;
-  const parent = join(packageDir, 'test', `fresh-${process.pid}-${fresh}`, 'x.cjs');
-  expect(createRequire(parent).resolve(`unix-dgram/${file}`)).toBe(join(realUnixDgram, file));
-}
-
-describe('unix-dgram addon loading', () => {
-  it('is loaded at import time', () => {
+describe('Unix datagram addon loading', () => {
+  it('is loaded at import time, from the prebuilt binary for this platform', () => {
     expect(unixDgramAvailable).toBe(true);
-  });
-
-  it('socket-file handling leaves lazy require() of pnpm-linked packages working', async () => {
-    // Node 20's fs.realpathSync trusts the stat buffer of the previous
-    // synchronous stat: after a sync stat of a socket it stops early, and
-    // `bindings` is not found from unix-dgram's symlinked path. The servers
-    // use only asynchronous fs calls around socket files, so every step
-    // below (stale check, bind, mode, close) must leave resolution intact.
-    expectLazyResolveReal();
-    class Echo extends StreamRequestHandler<string> {
-      override async handle(): Promise<void> {
-        await this.wfile.write(await this.rfile.readline());
-      }
-    }
-    const streamPath = join(dir, 'quirk.stream');
-    const stream = await UnixStreamServer.create(streamPath, Echo, {
-      removeStaleSocket: true,
-      mode: 0o600,
-    });
-    expectLazyResolveReal();
-    const serving = stream.serveForever({ pollInterval: 10 });
-    expect(await streamExamine(streamPath)).toBe(TEST_STR);
-    await stream.shutdown();
-    await serving;
-    await stream.serverClose();
-    expectLazyResolveReal();
-
-    const dgramPath = join(dir, 'quirk.dgram');
-    const stale = new DgramClient(dgramPath);
-    stale.close();
-    const dgram = await UnixDatagramServer.create(dgramPath, DatagramRequestHandler, {
-      removeStaleSocket: true,
-      mode: 0o600,
-    });
-    expectLazyResolveReal();
-    await dgram.serverClose();
-    expectLazyResolveReal();
+    expect(addonCandidates()[0]).toContain(`prebuilds/${process.platform}-${process.arch}`);
   });
 
   it('the package loads the addon even right after the application stat-ed a socket synchronously', async () => {
@@ -122,7 +68,7 @@ describe('unix-dgram addon loading', () => {
   describe('when the addon is missing', () => {
     let app: string;
     beforeAll(async () => {
-      // An installation with the package and core but no unix-dgram.
+      // An installation with the package and core but no prebuilt binary (another platform).
       app = join(dir, 'app-without-addon');
       const target = join(app, 'node_modules', '@socketserver', 'transport-unix');
       await mkdir(target, { recursive: true });
@@ -168,8 +114,10 @@ describe('unix-dgram addon loading', () => {
           code: 'ERR_SOCKETSERVER_NATIVE_ADDON_MISSING',
           instance: true,
         });
-        expect(result.message).toMatch(/unix-dgram/);
-        expect(result.message).toMatch(/allowBuilds/);
+        expect(result.message).toContain(
+          `no prebuilt binary for ${process.platform}-${process.arch}`,
+        );
+        expect(result.message).toMatch(/scripts\/build-native\.mjs/);
       });
     }
   });
