@@ -15,41 +15,23 @@
  * @module
  */
 import { createSocket } from 'node:dgram';
-import { existsSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { UnixDatagramSocket } from '@socketserver/transport-unix';
 import type { NodeKind, ReadyLine } from './targets.js';
 import { createUnixDgramSocket } from './unix-dgram.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, '..', '..');
-
 /** A package that is not installed or not built. */
 class Unavailable extends Error {}
 
-/**
- * Imports a workspace package by name, or from `packages/<dir>/dist` when
- * the bench package does not depend on it (packages written in parallel).
- */
+/** Imports a workspace package the bench depends on; a package not built is unavailable. */
 async function importPackage(dir: string): Promise<Record<string, any>> {
   const name = `@socketserver/${dir}`;
   try {
     return await import(name);
-  } catch {
-    const entry = resolve(repoRoot, 'packages', dir, 'dist', 'index.js');
-    if (!existsSync(resolve(repoRoot, 'packages', dir))) {
-      throw new Unavailable(`${name} does not exist`);
-    }
-    if (!existsSync(entry)) throw new Unavailable(`${name} is not built (no dist/index.js)`);
-    try {
-      return await import(pathToFileURL(entry).href);
-    } catch (error) {
-      throw new Unavailable(`${name} failed to load: ${(error as Error).message.split('\n')[0]}`);
-    }
+  } catch (error) {
+    throw new Unavailable(`${name} failed to load: ${(error as Error).message.split('\n')[0]}`);
   }
 }
 
@@ -122,7 +104,7 @@ async function socketServer(
   settings: Record<string, unknown>,
 ): Promise<Running> {
   const core = await importPackage('core');
-  const handlers = await import(pathToFileURL(resolve(here, 'handlers.js')).href);
+  const handlers = await import(new URL('./handlers.js', import.meta.url).href);
   let Base: any;
   if (transport === 'unix' || transport === 'unixdgram') {
     const unix = await importPackage('transport-unix');

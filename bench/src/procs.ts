@@ -63,6 +63,15 @@ function hookExit(): void {
   if (hooked) return;
   hooked = true;
   process.on('exit', killAll);
+}
+
+/**
+ * For the benchmark's command line: on Ctrl-C or a termination signal, says
+ * so, stops every process it started and exits. (Not installed by the
+ * functions above: a test runner that imports them stops its workers with
+ * signals of its own.)
+ */
+export function stopAllOnSignals(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       process.stderr.write(`\nbench: ${signal}, stopping every process it started\n`);

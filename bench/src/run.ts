@@ -36,6 +36,7 @@ import {
   ServerStartError,
   startGenerator,
   startServer,
+  stopAllOnSignals,
 } from './procs.js';
 import type { NodeKind, PythonClass, Transport } from './targets.js';
 import { unixDgramUnavailable } from './unix-dgram.js';
@@ -1045,6 +1046,7 @@ function report(
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
+  stopAllOnSignals();
   const started = new Date();
   const t0 = performance.now();
   tempDir = mkdtempSync(join(tmpdir(), 'ssbench-'));
