@@ -9,7 +9,12 @@
 //      PACK_CHECK_NODES (colon-separated; .ci/run passes Node 24 and 26);
 //   3. core + transport-inet + both mix-ins: the same handler module served
 //      by ThreadingMixIn(TCPServer) and ForkingMixIn(TCPServer), the worker
-//      and the child importing it from the installed layout.
+//      and the child importing it from the installed layout;
+//   4. one core in every tree: core is a peer dependency of the transports
+//      and mix-ins, so a newer compatible core (a patch) is shared by all of
+//      them (`npm ls` shows one copy), and an incompatible one (the next
+//      minor on 0.x) is refused at install (ERESOLVE) instead of becoming a
+//      second copy whose classes are not the first one's.
 // Exits non-zero on any failure.
 import { execFileSync } from 'node:child_process';
 import {
@@ -39,7 +44,13 @@ function bareEnv(node) {
   return { ...process.env, PATH: bin };
 }
 
+const packed = new Map();
 function pack(dir) {
+  if (!packed.has(dir)) packed.set(dir, packOnce(dir));
+  return packed.get(dir);
+}
+
+function packOnce(dir) {
   // pnpm pack rewrites workspace: ranges to real versions, as publish does.
   const out = join(work, 'tarballs', dir.replace('/', '-'));
   mkdirSync(out, { recursive: true });
@@ -94,6 +105,50 @@ const talk = `
     if (reply !== 'HELLO\\n') throw new Error('unexpected reply ' + JSON.stringify(reply));
     return reply;
   }`;
+
+/** Packs core again under another version number, as a later release would be. */
+function coreAt(version) {
+  const copy = join(work, `core-${version}`);
+  mkdirSync(copy);
+  run('tar', ['-xzf', pack('packages/core'), '-C', copy, '--strip-components=1']);
+  const manifest = JSON.parse(readFileSync(join(copy, 'package.json'), 'utf8'));
+  writeFileSync(join(copy, 'package.json'), JSON.stringify({ ...manifest, version }));
+  const out = join(work, 'tarballs', `core-${version}`);
+  mkdirSync(out, { recursive: true });
+  run('npm', ['pack', '--silent', '--pack-destination', out, '--ignore-scripts'], copy);
+  return join(out, `socketserver-core-${version}.tgz`);
+}
+
+function oneCore(core) {
+  const [major, minor, patch] = JSON.parse(
+    readFileSync(join(root, 'packages/core/package.json'), 'utf8'),
+  )
+    .version.split('.')
+    .map(Number);
+  const dependents = ['packages/transport-inet', 'packages/mixin-threading'].map(pack);
+  const compatible = install('one-core', [coreAt(`${major}.${minor}.${patch + 1}`), ...dependents]);
+  const copies = run('npm', ['ls', '@socketserver/core', '--all', '--parseable'], compatible)
+    .split('\n')
+    .filter((line) => line.endsWith(join('@socketserver', 'core')));
+  if (copies.length !== 1) throw new Error(`expected one core, npm ls shows ${copies.length}`);
+  const app = join(work, 'two-cores');
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), '{"name":"pack-check","private":true}');
+  const breaking = major === 0 ? `0.${minor + 1}.0` : `${major + 1}.0.0`;
+  try {
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', coreAt(breaking), ...dependents], {
+      cwd: app,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    if (!String(error.stderr).includes('ERESOLVE')) throw error;
+    console.log(
+      `one core: core ${major}.${minor}.${patch + 1} is shared (npm ls: 1 copy); core ${breaking} with dependents built for ${major}.${minor} is refused (ERESOLVE)`,
+    );
+    return;
+  }
+  throw new Error(`core ${breaking} installed beside dependents that need ^${major}.${minor}.0`);
+}
 
 try {
   const core = pack('packages/core');
@@ -246,6 +301,7 @@ module.exports = { Upper };
     );
     process.stdout.write(`mixins.${kind}: ${run('node', [`mixins.${kind}`], mixins)}`);
   }
+  oneCore(core);
   console.log('pack check passed');
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -2,12 +2,10 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
+  format: ['esm'],
   dts: true,
   clean: true,
   sourcemap: true,
   target: 'node20',
   platform: 'node',
-  // import.meta.url (used to load the unix-dgram addon) in the CommonJS build.
-  shims: true,
 });
