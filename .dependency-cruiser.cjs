@@ -1,0 +1,70 @@
+// The architecture's import rules (run by CI after the build: `pnpm check:architecture`).
+// Workspace packages are imported by name and resolve to their built dist/.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'core-stands-alone',
+      comment: 'core imports node: builtins only: no transport, mix-in, app or bench.',
+      severity: 'error',
+      from: { path: '^packages/core/src' },
+      to: { path: '^(packages/(?!core/)|apps/|bench/)' },
+    },
+    {
+      name: 'transports-and-mixins-need-only-core',
+      comment:
+        'A transport or mix-in imports core and nothing else of the workspace: the transports are ' +
+        'independent of each other, the mix-ins of each other and of the transports.',
+      severity: 'error',
+      from: { path: '^packages/((?:transport|mixin)-[^/]+)/src' },
+      to: { path: '^(packages/(?!core/|$1/)|apps/|bench/)' },
+    },
+    {
+      name: 'packages-only-by-name',
+      comment:
+        'Another package is imported by its name (its published entry), never by a path into its sources.',
+      severity: 'error',
+      from: { path: '^(?:packages|apps)/([^/]+)/|^bench/' },
+      to: { path: '^packages/[^/]+/src/', pathNot: '^packages/$1/src/' },
+    },
+    {
+      name: 'nothing-imports-an-app',
+      comment: 'Apps are leaves: no package and no bench imports one.',
+      severity: 'error',
+      from: { path: '^(packages|bench)/' },
+      to: { path: '^apps/' },
+    },
+    {
+      name: 'apps-are-independent',
+      comment: 'An app imports no other app.',
+      severity: 'error',
+      from: { path: '^apps/([^/]+)/' },
+      to: { path: '^apps/', pathNot: '^apps/$1/' },
+    },
+    {
+      name: 'declared-dependencies-only',
+      comment: 'What src imports from node_modules is in its package.json dependencies.',
+      severity: 'error',
+      from: { path: '^(packages|apps)/[^/]+/src|^bench/src' },
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown', 'npm-dev'] },
+    },
+    {
+      name: 'no-unresolvable',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)(dist|test|node_modules)/' },
+    tsPreCompilationDeps: true,
+    combinedDependencies: false,
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'node', 'default'],
+      mainFields: ['module', 'main'],
+      extensions: ['.ts', '.js', '.mjs', '.cjs', '.json'],
+    },
+  },
+};
