@@ -90,7 +90,7 @@ function build({ name, compiler }, headers) {
 const headers = findHeaders();
 const list = headers === undefined ? [] : targets();
 if (list.length === 0) {
-  const missing = headers === undefined ? 'Node.js headers (node_api.h, uv.h)' : 'a C compiler';
+  const missing = headers === undefined ? 'Node.js headers (node_api.h, uv.h)' : 'C compiler';
   const message = `transport-unix: no ${missing} here, so the Unix datagram addon is not built (UnixDatagramServer will throw NativeAddonMissingError)`;
   console.log(message);
   process.exit(required ? 1 : 0);
