@@ -51,11 +51,11 @@ describe('Unix datagram addon loading', () => {
       `
       const { lstatSync } = require('node:fs');
       const { createServer } = require('node:net');
-      require(${JSON.stringify(join(coreDir, 'dist', 'index.cjs'))});
+      require(${JSON.stringify(join(coreDir, 'dist', 'index.js'))});
       const path = process.argv[2];
       const server = createServer().listen(path, () => {
         lstatSync(path);
-        const unix = require(${JSON.stringify(join(packageDir, 'dist', 'index.cjs'))});
+        const unix = require(${JSON.stringify(join(packageDir, 'dist', 'index.js'))});
         server.close();
         console.log(unix.unixDgramAvailable);
       });
