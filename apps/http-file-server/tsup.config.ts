@@ -2,8 +2,9 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig([
   {
-    // The library: the handlers and createFileServer. Worker threads and
-    // child processes import FileRequestHandler from dist/index.js.
+    // The library: createFileServer. The handler, SimpleHTTPRequestHandler,
+    // comes from @socketserver/http, whose dist worker threads and child
+    // processes import it from.
     entry: ['src/index.ts'],
     format: ['esm'],
     dts: true,
@@ -13,9 +14,7 @@ export default defineConfig([
     platform: 'node',
   },
   {
-    // The command. It imports ./index.js at run time instead of bundling it,
-    // so FileRequestHandler.moduleUrl names dist/index.js (a module that
-    // starts no server when imported), not the CLI.
+    // The command.
     entry: ['src/cli.ts'],
     format: ['esm'],
     dts: false,
@@ -24,6 +23,5 @@ export default defineConfig([
     target: 'node20',
     platform: 'node',
     banner: { js: '#!/usr/bin/env node' },
-    external: [/^\.\/index\.js$/],
   },
 ]);

@@ -4,13 +4,13 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import type { DotfilePolicy } from './file-request-handler.js';
+import type { DotfilePolicy } from '@socketserver/http';
 import { type FileServer, SERVE_MODES, type ServeMode } from './index.js';
 
 /** The `--help` text. */
 export const USAGE = `usage: socketserver-http [port] [-b|--bind ADDR] [-d|--directory DIR]
                          [--mode eventloop|threading|forking|sync] [--unix PATH]
-                         [--quiet] [--help]
+                         [--quiet] [--shutdown-timeout S] [--help]
 
 Serve the files of a directory over HTTP/1.1.
 
@@ -21,7 +21,8 @@ options:
   -b, --bind ADDR       bind to this address (default: all interfaces, IPv6 and IPv4)
   -d, --directory DIR   serve this directory (default: the current directory)
   --mode MODE           eventloop (default), threading, forking or sync
-  --unix PATH           listen on a Unix socket at PATH instead of TCP
+  --unix PATH           listen on a Unix socket at PATH instead of TCP (a stale
+                        socket file there is replaced; a live one is refused)
   --quiet               do not write the access log
   --follow-symlinks     follow symbolic links that lead outside the directory
   --dotfiles POLICY     names starting with ".": ignore (default: 404, unlisted),
@@ -29,6 +30,9 @@ options:
   --max-connections N   connections served at once (default 1000)
   --no-file-cache       read every file from disk on every request (default:
                         keep small files in memory, checked by a stat per use)
+  --shutdown-timeout S  on SIGINT or SIGTERM, wait at most S seconds for
+                        responses in progress (default 10); a second signal
+                        stops at once
   -h, --help            show this help and exit
 `;
 
@@ -44,6 +48,8 @@ export interface CliOptions {
   dotfiles: DotfilePolicy;
   maxConnections: number;
   fileCache: boolean;
+  /** Seconds a graceful stop waits for responses in progress. */
+  shutdownTimeout: number;
   help: boolean;
 }
 
@@ -68,6 +74,7 @@ export function parseCli(argv: string[]): CliOptions {
         dotfiles: { type: 'string' },
         'max-connections': { type: 'string' },
         'no-file-cache': { type: 'boolean' },
+        'shutdown-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -97,6 +104,10 @@ export function parseCli(argv: string[]): CliOptions {
   if (!Number.isInteger(maxConnections) || maxConnections < 1) {
     throw new UsageError(`invalid --max-connections ${String(values['max-connections'])}`);
   }
+  const shutdownTimeout = Number(values['shutdown-timeout'] ?? 10);
+  if (!(shutdownTimeout >= 0) || values['shutdown-timeout'] === '') {
+    throw new UsageError(`invalid --shutdown-timeout ${String(values['shutdown-timeout'])}`);
+  }
   if (values.unix !== undefined && (values.bind !== undefined || positionals.length > 0)) {
     throw new UsageError('--unix cannot be combined with a port or --bind');
   }
@@ -111,6 +122,7 @@ export function parseCli(argv: string[]): CliOptions {
     dotfiles,
     maxConnections,
     fileCache: values['no-file-cache'] !== true,
+    shutdownTimeout,
     help: values.help === true,
   };
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { constants } from 'node:os';
 import { type CliOptions, parseCli, servingLine, USAGE, UsageError } from './cli-options.js';
 import { createFileServer, type FileServer } from './index.js';
 
@@ -42,37 +43,76 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 1;
   }
+  const stop = stopOnSignals(server, options.shutdownTimeout);
+  // Printed once the signals are handled: a supervisor may signal as soon as it reads this line.
+  process.stdout.write(`${servingLine(server)}\n`);
+  await server.serveForever({ pollInterval: 500 });
+  const status = await stop.closed();
+  stop.remove();
+  return status;
+}
+
+/**
+ * The graceful stop: the first SIGINT or SIGTERM stops accepting, closes
+ * idle connections and says what it waits for and for how long; a second
+ * signal stops at once (exit 128 + signal number). After `timeout` seconds
+ * the process stops waiting (exit 1).
+ */
+function stopOnSignals(server: FileServer, timeout: number) {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
+    const busy = server.busy();
     if (stopping) {
-      process.stderr.write(`\n${signal} again: exiting now.\n`);
-      process.exit(1);
+      process.stderr.write(
+        `\n${signal} again: stopping now${busy ? `, cutting off ${busy}` : ''}.\n`,
+      );
+      process.exit(128 + (constants.signals[signal] ?? 0));
     }
     stopping = true;
-    process.stderr.write(`\n${signal} received, exiting.\n`);
+    process.stderr.write(
+      busy
+        ? `\n${signal} received: waiting up to ${timeout} s for ${busy} to finish ` +
+            `(${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to stop now).\n`
+        : `\n${signal} received, exiting.\n`,
+    );
     // Idle connections close now: the serving loop may be waiting for a free slot.
     server.closeIdleConnections();
     void server.shutdown();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  // Printed once the signals are handled: a supervisor may signal as soon as it reads this line.
-  process.stdout.write(`${servingLine(server)}\n`);
-  await server.serveForever({ pollInterval: 500 });
-  server.closeIdleConnections();
-  // Connections still sending get 10 s to finish before the process leaves anyway.
-  const force = setTimeout(() => process.exit(0), 10_000);
-  force.unref();
-  await server.serverClose();
-  clearTimeout(force);
-  process.off('SIGINT', stop);
-  process.off('SIGTERM', stop);
-  return 0;
+  return {
+    /** Closes the server, waiting at most `timeout` s for responses in progress; the exit status. */
+    async closed(): Promise<number> {
+      server.closeIdleConnections();
+      let status = 0;
+      let force: NodeJS.Timeout | undefined;
+      const expired = new Promise<void>((done) => {
+        force = setTimeout(() => {
+          const busy = server.busy();
+          process.stderr.write(
+            `socketserver-http: stopped waiting after ${timeout} s${busy ? `, cutting off ${busy}` : ''}.\n`,
+          );
+          status = 1;
+          done();
+        }, timeout * 1000);
+      });
+      await Promise.race([server.serverClose(), expired]);
+      clearTimeout(force);
+      return status;
+    },
+    remove(): void {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    },
+  };
 }
 
 main(process.argv.slice(2)).then(
   (status) => {
     process.exitCode = status;
+    // Cut off: connections still open would keep the process alive.
+    if (status !== 0) process.exit(status);
   },
   (error) => {
     process.stderr.write(`socketserver-http: ${(error as Error)?.stack ?? String(error)}\n`);

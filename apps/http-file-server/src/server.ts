@@ -1,26 +1,29 @@
 /**
- * Building the file server: a transport (TCP, or Unix when asked) with a
- * concurrency mode, carrying the handler's settings.
+ * Building the file server: `HTTPServer` from @socketserver/http on a
+ * transport (TCP, or Unix with `--unix`), in a mode. The modes are one
+ * table: what each wraps the server in, its settings, and what a graceful
+ * stop waits for.
  *
  * @module
  */
 import { stat } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import {
+  type Awaitable,
   type BaseServer,
   EventLoopMixIn,
   formatAddress,
   type RequestHandlerClass,
   SocketServerError,
 } from '@socketserver/core';
-import { TCPServer } from '@socketserver/transport-inet';
-import { FileRequestHandler, type FileSettings } from './file-request-handler.js';
 import {
-  type HTTPRequestHandler,
+  type FileSettings,
+  HTTPServer,
+  type HTTPServerState,
   type HTTPSettings,
-  SETTINGS_ENV,
-} from './http-request-handler.js';
+  SimpleHTTPRequestHandler,
+} from '@socketserver/http';
+import { TCPServer } from '@socketserver/transport-inet';
 
 /** How requests run: see the README's "Modes". */
 export type ServeMode = 'eventloop' | 'threading' | 'forking' | 'sync';
@@ -28,13 +31,69 @@ export type ServeMode = 'eventloop' | 'threading' | 'forking' | 'sync';
 /** The modes, in the order `--help` lists them. */
 export const SERVE_MODES: readonly ServeMode[] = ['eventloop', 'threading', 'forking', 'sync'];
 
-/** Options of {@link createFileServer}. */
+type AnyServerClass = abstract new (...args: any[]) => BaseServer<any, any>;
+
+/** What a mode brings. */
+interface ModeRow {
+  /** Wraps the HTTP server class in the mode's mix-in (`sync`: none). */
+  wrap(Base: AnyServerClass): Promise<AnyServerClass>;
+  /** Server settings, from `--max-connections` when given. */
+  settings(maxConnections: number | undefined): Record<string, unknown>;
+  /** Handler settings the mode needs. */
+  handlerSettings: Partial<HTTPSettings>;
+  /** What a graceful stop waits for, in words (`2 responses in progress`), or `''` for nothing. */
+  busy(server: any): string;
+}
+
+const MODES: Record<ServeMode, ModeRow> = {
+  eventloop: {
+    wrap: async (Base) => EventLoopMixIn(Base),
+    settings: (max) => ({ maxConcurrentRequests: max ?? 1000 }),
+    handlerSettings: {},
+    busy: (server: HTTPServerState) => count(server.busyConnections, 'response', 'in progress'),
+  },
+  // A kept-alive connection holds its thread or child: pools sized for connections, not cores.
+  threading: {
+    wrap: async (Base) =>
+      (await optionalImport('@socketserver/mixin-threading', '--mode threading')).ThreadingMixIn(
+        Base,
+      ),
+    settings: (max) => ({ maxThreads: max ?? 16 }),
+    handlerSettings: {},
+    busy: (server: { activeRequests: number }) =>
+      count(server.activeRequests, 'connection', 'in worker threads'),
+  },
+  forking: {
+    wrap: async (Base) =>
+      (await optionalImport('@socketserver/mixin-forking', '--mode forking')).ForkingMixIn(Base),
+    settings: (max) => ({ maxChildren: max ?? 40 }),
+    handlerSettings: {},
+    busy: (server: { activeChildren: Set<number> }) =>
+      count(server.activeChildren.size, 'child process', 'serving'),
+  },
+  // One connection at a time, as Python's plain HTTPServer: keeping it open would starve the others.
+  sync: {
+    wrap: async (Base) => Base,
+    settings: () => ({}),
+    handlerSettings: { keepAlive: false },
+    busy: (server: HTTPServerState) => count(server.busyConnections, 'response', 'in progress'),
+  },
+};
+
+/** `2 responses in progress`, `1 child process serving`, or `''` for none. */
+function count(n: number, noun: string, where: string): string {
+  if (n === 0) return '';
+  const plural = noun.endsWith('s') ? `${noun}es` : `${noun}s`;
+  return `${n} ${n === 1 ? noun : plural} ${where}`;
+}
+
+/** Options of {@link createFileServer}: where to listen, the mode, and every handler setting. */
 export interface FileServerOptions extends Partial<HTTPSettings>, Partial<FileSettings> {
   /** Address to bind (default `''`: every interface, dual stack). */
   host?: string;
   /** Port (default 8000; 0 picks a free one). */
   port?: number;
-  /** Listen on this Unix socket path instead of TCP (needs `@socketserver/transport-unix`). */
+  /** Listen on this Unix socket path instead of TCP; a stale socket file there is replaced. */
   unix?: string;
   /** Concurrency mode (default `eventloop`). */
   mode?: ServeMode;
@@ -46,44 +105,49 @@ export interface FileServerOptions extends Partial<HTTPSettings>, Partial<FileSe
   maxConnections?: number;
   /** Connections that may wait beyond `maxConnections`; more are closed at once (default 511, also the listen backlog). */
   requestQueueSize?: number;
-  /** The handler class (default {@link FileRequestHandler}). */
+  /** The handler class (default `SimpleHTTPRequestHandler`). */
   RequestHandlerClass?: RequestHandlerClass;
 }
 
-/** What the file server adds to a socketserver server. */
-export interface FileServer extends BaseServer<Socket, any> {
-  /** The settings each handler applies in `setup`. */
-  handlerSettings: Partial<HTTPSettings & FileSettings>;
-  /** Connections being served in this process (event-loop and sync modes). */
-  httpConnections: Set<HTTPRequestHandler>;
-  /** Closes connections that wait for a request; the others close after their response. */
-  closeIdleConnections(): void;
-  /** The concurrency mode. */
-  readonly mode: ServeMode;
+/** The file server: an `HTTPServer` in a mode. */
+export interface FileServer extends BaseServer<any, any>, HTTPServerState {
+  /** The concurrency mode (not `mode`: that is a Unix server's file permissions). */
+  readonly serveMode: ServeMode;
+  /** What a graceful stop waits for, in words (`2 responses in progress`), or `''` for nothing. */
+  busy(): string;
 }
 
 /** An error of the file server with a stable code. */
 export class FileServerError extends SocketServerError {}
 
-type AnyServerClass = abstract new (...args: any[]) => BaseServer<any, any>;
+async function optionalImport(specifier: string, what: string): Promise<Record<string, any>> {
+  try {
+    return (await import(/* @vite-ignore */ specifier)) as Record<string, any>;
+  } catch (error) {
+    throw new FileServerError(
+      'ERR_SOCKETSERVER_HTTP_UNAVAILABLE',
+      `${what} is not available: the package ${specifier} could not be loaded (${(error as Error).message})`,
+      { cause: error },
+    );
+  }
+}
 
 /**
- * Adds the file server's state to a server class: handler settings, the
- * set of live connections for a graceful stop, and a one-line report when
- * the connection cap turns connections away.
+ * The server class for a transport and a mode: the mode's mix-in around
+ * `HTTPServer(Transport)`, with a one-line report when the connection cap
+ * turns connections away.
  */
-export function HTTPServerMixIn<TBase extends AnyServerClass>(
-  Base: TBase,
-): TBase & (abstract new (...args: any[]) => Omit<FileServer, keyof BaseServer | 'mode'>) {
-  abstract class HTTPServerMixed extends Base {
-    handlerSettings: Partial<HTTPSettings & FileSettings> = {};
-    httpConnections = new Set<HTTPRequestHandler>();
+async function fileServerClass(Transport: AnyServerClass, mode: ServeMode) {
+  const row = MODES[mode];
+  const Mixed = await row.wrap(HTTPServer(Transport as any));
+  class Server extends (Mixed as unknown as new (...args: any[]) => BaseServer<any, any>) {
+    readonly serveMode = mode;
 
-    closeIdleConnections(): void {
-      for (const handler of this.httpConnections) handler.closeWhenIdle();
+    busy(): string {
+      return row.busy(this);
     }
 
-    override handleError(request: any, clientAddress: any, error: unknown): any {
+    override handleError(request: unknown, clientAddress: any, error: unknown): Awaitable<void> {
       if ((error as { code?: string } | null)?.code === 'ERR_SOCKETSERVER_QUEUE_FULL') {
         process.stderr.write(
           `${formatAddress(clientAddress)}: ${(error as Error).message} (raise --max-connections?)\n`,
@@ -93,25 +157,16 @@ export function HTTPServerMixIn<TBase extends AnyServerClass>(
       return super.handleError(request, clientAddress, error);
     }
   }
-  return HTTPServerMixed;
-}
-
-async function optionalImport(specifier: string, what: string): Promise<Record<string, any>> {
-  try {
-    return (await import(/* @vite-ignore */ specifier)) as Record<string, any>;
-  } catch (error) {
-    throw new FileServerError(
-      'ERR_SOCKETSERVER_HTTP_UNAVAILABLE',
-      `${what} is not available yet: the package ${specifier} could not be loaded (${(error as Error).message})`,
-      { cause: error },
-    );
-  }
+  return Server as unknown as {
+    create(address: unknown, Handler: RequestHandlerClass, settings: object): Promise<FileServer>;
+  };
 }
 
 /**
  * Creates, binds and activates a file server. Rejects with the bind error
- * (for example `EADDRINUSE`), or with `ERR_SOCKETSERVER_HTTP_UNAVAILABLE`
- * when the mode or transport needs a package that is not installed.
+ * (for example `EADDRINUSE`), with `ERR_SOCKETSERVER_HTTP_NOT_A_DIRECTORY`,
+ * or with `ERR_SOCKETSERVER_HTTP_UNAVAILABLE` when the mode or transport
+ * needs a package that is not installed.
  */
 export async function createFileServer(options: FileServerOptions = {}): Promise<FileServer> {
   const mode = options.mode ?? 'eventloop';
@@ -120,78 +175,50 @@ export async function createFileServer(options: FileServerOptions = {}): Promise
   }
   let Transport: AnyServerClass = TCPServer;
   let address: unknown = { host: options.host ?? '', port: options.port ?? 8000 };
+  const transportSettings: Record<string, unknown> = {};
   if (options.unix !== undefined) {
-    const unix = await optionalImport('@socketserver/transport-unix', '--unix');
-    Transport = unix.UnixStreamServer;
+    Transport = (await optionalImport('@socketserver/transport-unix', '--unix')).UnixStreamServer;
     address = options.unix;
+    // As the echo app: a socket file left by a killed server is replaced; a live one is refused.
+    transportSettings.removeStaleSocket = true;
   }
-  let Base: AnyServerClass;
-  if (mode === 'eventloop') Base = EventLoopMixIn(Transport);
-  else if (mode === 'sync') Base = Transport;
-  else if (mode === 'threading') {
-    const threading = await optionalImport('@socketserver/mixin-threading', '--mode threading');
-    Base = threading.ThreadingMixIn(Transport);
-  } else {
-    const forking = await optionalImport('@socketserver/mixin-forking', '--mode forking');
-    Base = forking.ForkingMixIn(Transport);
-  }
-  const Server = HTTPServerMixIn(Base) as unknown as {
-    create(address: unknown, Handler: RequestHandlerClass, settings: object): Promise<FileServer>;
-  };
+  const handlerSettings = await handlerSettingsOf(options, MODES[mode].handlerSettings);
+  const Server = await fileServerClass(Transport, mode);
+  return Server.create(address, options.RequestHandlerClass ?? SimpleHTTPRequestHandler, {
+    ...transportSettings,
+    ...MODES[mode].settings(options.maxConnections),
+    handlerSettings,
+    requestQueueSize: options.requestQueueSize ?? 511,
+  });
+}
 
-  const settings: Partial<HTTPSettings & FileSettings> = {};
-  for (const key of SETTING_KEYS) {
-    if (options[key] !== undefined) (settings as Record<string, unknown>)[key] = options[key];
+/** The handler settings among `options`, the directory resolved and checked. */
+async function handlerSettingsOf(
+  options: FileServerOptions,
+  modeSettings: Partial<HTTPSettings>,
+): Promise<Record<string, unknown>> {
+  const settings: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (!NOT_HANDLER_SETTINGS.has(key) && value !== undefined) settings[key] = value;
   }
-  settings.directory = resolve(settings.directory ?? process.cwd());
-  const root = await stat(settings.directory).catch((error: Error) => error);
+  const directory = resolve(options.directory ?? process.cwd());
+  const root = await stat(directory).catch((error: Error) => error);
   if (root instanceof Error || !root.isDirectory()) {
     throw new FileServerError(
       'ERR_SOCKETSERVER_HTTP_NOT_A_DIRECTORY',
-      `cannot serve ${settings.directory}: ${root instanceof Error ? root.message : 'not a directory'}`,
+      `cannot serve ${directory}: ${root instanceof Error ? root.message : 'not a directory'}`,
     );
   }
-  // A plain server handles one connection at a time: keeping it open would starve the others.
-  if (mode === 'sync') settings.keepAlive = false;
-  if (mode === 'threading' || mode === 'forking')
-    process.env[SETTINGS_ENV] = JSON.stringify(settings);
-
-  const serverSettings: Record<string, unknown> = {
-    handlerSettings: settings,
-    requestQueueSize: options.requestQueueSize ?? 511,
-  };
-  if (mode === 'eventloop') serverSettings.maxConcurrentRequests = options.maxConnections ?? 1000;
-  // A kept-alive connection holds its thread or child: pools sized for connections, not cores.
-  if (mode === 'threading') serverSettings.maxThreads = options.maxConnections ?? 16;
-  if (mode === 'forking') serverSettings.maxChildren = options.maxConnections ?? 40;
-  const server = await Server.create(
-    address,
-    options.RequestHandlerClass ?? FileRequestHandler,
-    serverSettings,
-  );
-  Object.defineProperty(server, 'mode', { value: mode, enumerable: true });
-  return server;
+  return { ...settings, ...modeSettings, directory };
 }
 
-const SETTING_KEYS = [
-  'maxRequestLine',
-  'maxHeaderBytes',
-  'maxHeaders',
-  'headTimeout',
-  'keepAliveTimeout',
-  'idleTimeout',
-  'keepAlive',
-  'maxDrainBytes',
-  'quiet',
-  'directory',
-  'followSymlinks',
-  'dotfiles',
-  'maxRanges',
-  'maxListingEntries',
-  'indexFiles',
-  'fileCache',
-  'fileCacheEntries',
-  'fileCacheBytes',
-  'fileCacheMaxFileSize',
-  'fileCacheCheckEachRequest',
-] as const satisfies ReadonlyArray<keyof (HTTPSettings & FileSettings)>;
+/** The options of {@link createFileServer} that are not handler settings. */
+const NOT_HANDLER_SETTINGS = new Set([
+  'host',
+  'port',
+  'unix',
+  'mode',
+  'maxConnections',
+  'requestQueueSize',
+  'RequestHandlerClass',
+]);

@@ -1,10 +1,12 @@
 /** The `socketserver-http` command, run as a child process from dist/cli.js. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawClient, raw, statusOf, tempDir } from './helpers.js';
+// Raw-socket clients shared with @socketserver/http's tests.
+import { RawClient, raw, statusOf } from '../../../packages/http/test/helpers.js';
+import { tempDir } from './helpers.js';
 
 const CLI = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
 const temp = tempDir();
@@ -43,10 +45,13 @@ function startCli(args: string[], cwd = temp.dir): Promise<Cli> {
     const timer = setTimeout(() => fail(new Error(`no serving line; stderr: ${stderr}`)), 15_000);
     child.stdout!.on('data', (chunk) => {
       stdout += chunk;
-      const match = /Serving HTTP on \S+ port (\d+) \(http:\/\/\S+\/\) \.\.\.\n/.exec(stdout);
+      const match =
+        /Serving HTTP on (?:\S+ port (\d+) \(http:\/\/\S+\/\)|unix socket \S+) \.\.\.\n/.exec(
+          stdout,
+        );
       if (match) {
         clearTimeout(timer);
-        ready({ child, port: Number(match[1]), line: match[0], stderr: () => stderr, exited });
+        ready({ child, port: Number(match[1] ?? 0), line: match[0], stderr: () => stderr, exited });
       }
     });
     void exited.then((code) => {
@@ -211,6 +216,106 @@ describe('socketserver-http', () => {
     expect(await exited).toBe(0);
     children.delete(child);
     expect(existsSync(path)).toBe(false);
+  });
+
+  it('--unix replaces a stale socket file left by a killed server, refuses a live one (hole 6)', async () => {
+    const path = join(temp.dir, 'stale.sock');
+    const killed = await startCli(['--unix', path, '--quiet']);
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    expect(existsSync(path)).toBe(true);
+    const cli = await startCli(['--unix', path, '--quiet']);
+    expect(cli.line).toBe(`Serving HTTP on unix socket ${path} ...\n`);
+    const reply = await raw(
+      path,
+      'GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(reply.toString().endsWith('\r\n\r\nhello')).toBe(true);
+    const second = await runCli(['--unix', path]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain('EADDRINUSE');
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('--quiet writes nothing for bad requests either (hole 4)', async () => {
+    const cli = await startCli(['0', '-b', '127.0.0.1', '--quiet']);
+    for (const request of [
+      'GET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc',
+      'GET /\r\n',
+      'GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n',
+    ]) {
+      await raw(cli.port, request, 8000, { end: true });
+    }
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+    expect(cli.stderr()).toBe('\nSIGTERM received, exiting.\n');
+  });
+
+  describe('stopping during a transfer (hole 9)', () => {
+    const BIG = join(temp.dir, 'big.bin');
+    beforeAll(() => {
+      writeFileSync(BIG, '');
+      truncateSync(BIG, 64 * 1024 * 1024);
+    });
+
+    /** A download whose client reads its first bytes, then nothing until told to. */
+    async function stalledDownload(port: number) {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      let received = 0;
+      socket.on('data', (chunk) => {
+        received += chunk.length;
+      });
+      const done = new Promise<number>((resolve) => socket.on('close', () => resolve(received)));
+      socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      await new Promise((started) => socket.once('data', started));
+      socket.pause();
+      return { socket, done };
+    }
+
+    it('says what it waits for and how long; a second Ctrl-C stops at once', async () => {
+      const cli = await startCli(['0', '-b', '127.0.0.1', '--quiet']);
+      const download = await stalledDownload(cli.port);
+      cli.child.kill('SIGINT');
+      await stderrContains(
+        cli,
+        'SIGINT received: waiting up to 10 s for 1 response in progress to finish (Ctrl-C again to stop now).',
+      );
+      const again = Date.now();
+      cli.child.kill('SIGINT');
+      expect(await cli.exited).toBe(130);
+      expect(Date.now() - again).toBeLessThan(2000);
+      expect(cli.stderr()).toContain(
+        'SIGINT again: stopping now, cutting off 1 response in progress.',
+      );
+      download.socket.destroy();
+    });
+
+    it('a transfer that finishes within the wait ends with status 0', async () => {
+      const cli = await startCli(['0', '-b', '127.0.0.1', '--quiet']);
+      const download = await stalledDownload(cli.port);
+      cli.child.kill('SIGTERM');
+      await stderrContains(cli, 'SIGTERM received: waiting up to 10 s for 1 response in progress');
+      download.socket.resume();
+      expect(await cli.exited).toBe(0);
+      expect(await download.done).toBeGreaterThan(64 * 1024 * 1024);
+    });
+
+    it('--shutdown-timeout: past it, the transfer is cut off with a message, status 1', async () => {
+      const cli = await startCli(['0', '-b', '127.0.0.1', '--quiet', '--shutdown-timeout', '1']);
+      const download = await stalledDownload(cli.port);
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toBe(1);
+      expect(cli.stderr()).toContain(
+        'SIGTERM received: waiting up to 1 s for 1 response in progress',
+      );
+      expect(cli.stderr()).toContain(
+        'socketserver-http: stopped waiting after 1 s, cutting off 1 response in progress.',
+      );
+      download.socket.destroy();
+    });
   });
 
   it('--help prints the usage', async () => {
