@@ -14,7 +14,13 @@
 //      and mix-ins, so a newer compatible core (a patch) is shared by all of
 //      them (`npm ls` shows one copy), and an incompatible one (the next
 //      minor on 0.x) is refused at install (ERESOLVE) instead of becoming a
-//      second copy whose classes are not the first one's.
+//      second copy whose classes are not the first one's;
+//   5. core + http + transport-inet: a BaseHTTPRequestHandler and a
+//      SimpleHTTPRequestHandler answering fetch (and no mix-in, no
+//      transport-unix came along); then with mixin-threading added,
+//      SimpleHTTPRequestHandler in worker threads, which import it from the
+//      installed package (its moduleUrl), whether the script imported or
+//      required it.
 // Exits non-zero on any failure.
 import { execFileSync } from 'node:child_process';
 import {
@@ -301,6 +307,69 @@ module.exports = { Upper };
     );
     process.stdout.write(`mixins.${kind}: ${run('node', [`mixins.${kind}`], mixins)}`);
   }
+  const httpApp = install('http', [core, pack('packages/transport-inet'), pack('packages/http')]);
+  for (const pkg of ['mixin-threading', 'mixin-forking', 'transport-unix']) {
+    if (existsSync(join(httpApp, 'node_modules', '@socketserver', pkg))) {
+      throw new Error(`@socketserver/http pulled @socketserver/${pkg}`);
+    }
+  }
+  writeFileSync(join(httpApp, 'hello.txt'), 'hello file');
+  const serveHttp = (Server) => `
+  const server = await ${Server}.create({ host: '127.0.0.1', port: 0 }, Files, {
+    handlerSettings: { directory: process.cwd(), quiet: true },
+  });
+  const serving = server.serveForever({ pollInterval: 50 });
+  const base = 'http://127.0.0.1:' + server.serverAddress.port;
+  const file = await (await fetch(base + '/hello.txt')).text();
+  await server.shutdown();
+  await serving;
+  await server.serverClose();
+  if (file !== 'hello file') throw new Error('unexpected file ' + JSON.stringify(file));`;
+  check(
+    httpApp,
+    'http',
+    [
+      ['BaseHTTPRequestHandler, HTTPServer, SimpleHTTPRequestHandler', '@socketserver/http'],
+      ['EventLoopMixIn', '@socketserver/core'],
+      ['TCPServer', '@socketserver/transport-inet'],
+    ],
+    `  class Hello extends BaseHTTPRequestHandler {
+    doGET() {
+      const body = Buffer.from(JSON.stringify({ hello: this.path }));
+      this.sendResponse(200);
+      this.sendHeader('Content-Length', body.length);
+      return this.endHeaders(body);
+    }
+  }
+  const hello = await HTTPServer(TCPServer).create({ host: '127.0.0.1', port: 0 }, Hello, {
+    handlerSettings: { quiet: true, keepAlive: false },
+  });
+  const helloServing = hello.serveForever({ pollInterval: 50 });
+  const answer = await (await fetch('http://127.0.0.1:' + hello.serverAddress.port + '/x')).json();
+  await hello.shutdown();
+  await helloServing;
+  await hello.serverClose();
+  if (answer.hello !== '/x') throw new Error('unexpected answer ' + JSON.stringify(answer));
+  const Files = SimpleHTTPRequestHandler;
+  ${serveHttp('EventLoopMixIn(HTTPServer(TCPServer))')}
+  console.log('http hello ok, file ok');`,
+  );
+  run('npm', ['install', '--no-audit', '--no-fund', pack('packages/mixin-threading')], httpApp);
+  check(
+    httpApp,
+    'http-threads',
+    [
+      ['HTTPServer, SimpleHTTPRequestHandler', '@socketserver/http'],
+      ['ThreadingMixIn', '@socketserver/mixin-threading'],
+      ['TCPServer', '@socketserver/transport-inet'],
+    ],
+    `  const Files = SimpleHTTPRequestHandler;
+  if (!Files.moduleUrl.includes('/node_modules/@socketserver/http/dist/index.')) {
+    throw new Error('unexpected moduleUrl ' + Files.moduleUrl);
+  }
+  ${serveHttp('ThreadingMixIn(HTTPServer(TCPServer))')}
+  console.log('http in worker threads ok (' + Files.moduleUrl.split('/').pop() + ')');`,
+  );
   oneCore(core);
   console.log('pack check passed');
 } finally {
