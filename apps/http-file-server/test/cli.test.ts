@@ -1,95 +1,27 @@
 /** The `socketserver-http` command, run as a child process from dist/cli.js. */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Raw-socket clients shared with @socketserver/http's tests.
-import { RawClient, raw, statusOf } from '../../../packages/http/test/helpers.js';
-import { tempDir } from './helpers.js';
+import { RawClient, raw, statusOf, tempDir } from '../../../packages/http/test/helpers.js';
+import {
+  runCli as runCliIn,
+  startCli as startCliIn,
+  stderrContains,
+  stopAllClis,
+} from './helpers.js';
 
-const CLI = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
 const temp = tempDir();
-const children = new Set<ChildProcess>();
 
 beforeAll(() => writeFileSync(join(temp.dir, 'hello.txt'), 'hello'));
 afterAll(() => {
-  for (const child of children) child.kill('SIGKILL');
+  stopAllClis();
   temp.cleanup();
 });
 
-interface Cli {
-  child: ChildProcess;
-  port: number;
-  line: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Starts the CLI and waits for its "Serving HTTP" line. */
-function startCli(args: string[], cwd = temp.dir): Promise<Cli> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  const exited = new Promise<number | null>((done) =>
-    child.on('exit', (code) => {
-      children.delete(child);
-      done(code);
-    }),
-  );
-  child.stderr!.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  return new Promise((ready, fail) => {
-    const timer = setTimeout(() => fail(new Error(`no serving line; stderr: ${stderr}`)), 15_000);
-    child.stdout!.on('data', (chunk) => {
-      stdout += chunk;
-      const match =
-        /Serving HTTP on (?:\S+ port (\d+) \(http:\/\/\S+\/\)|unix socket \S+) \.\.\.\n/.exec(
-          stdout,
-        );
-      if (match) {
-        clearTimeout(timer);
-        ready({ child, port: Number(match[1] ?? 0), line: match[0], stderr: () => stderr, exited });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      fail(new Error(`exited ${code}: ${stderr}`));
-    });
-  });
-}
-
-/** Runs the CLI to completion. */
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: temp.dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  return new Promise((done) =>
-    child.on('close', (code) => {
-      children.delete(child);
-      done({ code, stdout, stderr });
-    }),
-  );
-}
-
-/** Resolves once `text` appears in the child's stderr. */
-async function stderrContains(cli: Cli, text: string): Promise<void> {
-  while (!cli.stderr().includes(text)) {
-    await new Promise((done) => cli.child.stderr!.once('data', done));
-  }
-}
+const startCli = (args: string[]) => startCliIn(temp.dir, args);
+const runCli = (args: string[]) => runCliIn(temp.dir, args);
 
 describe('socketserver-http', () => {
   it('prints the real address for port 0, serves the directory, logs escaped lines, stops on SIGTERM', async () => {
@@ -189,18 +121,7 @@ describe('socketserver-http', () => {
 
   it('--unix serves on a Unix socket and removes it on exit', async () => {
     const path = join(temp.dir, 'http.sock');
-    const child = spawn(process.execPath, [CLI, '--unix', path, '-d', temp.dir, '--quiet'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-    await new Promise<void>((ready) => {
-      let out = '';
-      child.stdout!.on('data', (chunk) => {
-        out += chunk;
-        if (out.includes('\n')) ready();
-      });
-    });
+    const cli = await startCli(['--unix', path, '-d', temp.dir, '--quiet']);
     const reply = await new Promise<string>((done) => {
       const socket = connect(path);
       let text = '';
@@ -212,9 +133,8 @@ describe('socketserver-http', () => {
     });
     expect(reply.startsWith('HTTP/1.1 200 OK\r\n')).toBe(true);
     expect(reply.endsWith('hello')).toBe(true);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    children.delete(child);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
     expect(existsSync(path)).toBe(false);
   });
 
