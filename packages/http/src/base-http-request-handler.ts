@@ -316,10 +316,7 @@ export class BaseHTTPRequestHandler extends StreamRequestHandler<any> implements
   async handleExpect100(): Promise<boolean> {
     if (!this.#continuePending) return true;
     this.#continuePending = false;
-    this.sendResponseOnly(100);
-    const head = `${this.#head}\r\n`;
-    this.#head = '';
-    await this.wfile.write(Buffer.from(head, 'latin1'));
+    await this.wfile.write(Buffer.from(`${statusLine(100)}\r\n`, 'latin1'));
     this.#timers.body(this.#bodyPending());
     return true;
   }
@@ -370,8 +367,9 @@ export class BaseHTTPRequestHandler extends StreamRequestHandler<any> implements
     this.#head = '';
     this.#responseWritten = true;
     this.#bodyStart = this.wfile.written + head.length;
-    if (body === undefined || body.length === 0)
+    if (body === undefined || body.length === 0) {
       return this.wfile.write(Buffer.from(head, 'latin1'));
+    }
     // One buffer, one write: the head is latin-1, one byte per character.
     const out = Buffer.allocUnsafe(head.length + body.length);
     out.write(head, 0, 'latin1');
