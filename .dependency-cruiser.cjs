@@ -20,6 +20,15 @@ module.exports = {
       to: { path: '^(packages/(?!core/|$1/)|apps/|bench/)' },
     },
     {
+      name: 'http-needs-only-core',
+      comment:
+        '@socketserver/http imports core and nothing else of the workspace: the user picks the ' +
+        'transport and the mode, so no transport or mix-in comes along with it.',
+      severity: 'error',
+      from: { path: '^packages/http/src' },
+      to: { path: '^(packages/(?!core/|http/)|apps/|bench/)' },
+    },
+    {
       name: 'packages-only-by-name',
       comment:
         'Another package is imported by its name (its published entry), never by a path into its sources.',
@@ -56,8 +65,10 @@ module.exports = {
     },
   ],
   options: {
-    doNotFollow: { path: 'node_modules' },
-    exclude: { path: '(^|/)(dist|test|node_modules)/' },
+    // A workspace package resolves to its built dist/: kept as a module (so the rules above see
+    // which package an import reaches), not followed into.
+    doNotFollow: { path: '(^|/)(dist|node_modules)/' },
+    exclude: { path: '(^|/)(test|node_modules)/' },
     tsPreCompilationDeps: true,
     combinedDependencies: false,
     enhancedResolveOptions: {
