@@ -24,6 +24,7 @@
 // Exits non-zero on any failure.
 import { execFileSync } from 'node:child_process';
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -154,6 +155,36 @@ function oneCore(core) {
     return;
   }
   throw new Error(`core ${breaking} installed beside dependents that need ^${major}.${minor}.0`);
+}
+
+/** Runs @socketserver/http's README example from installed tarballs: JSON on TCP and on a Unix socket. */
+function httpExample(core) {
+  const transports = ['packages/transport-inet', 'packages/transport-unix'].map(pack);
+  const app = install('http-example', [core, ...transports, pack('packages/http')]);
+  copyFileSync(join(root, 'packages/http/examples/hello.mjs'), join(app, 'hello.mjs'));
+  writeFileSync(
+    join(app, 'run.mjs'),
+    `import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+const child = spawn(process.execPath, ['hello.mjs', '0', 'hello.sock'], { stdio: ['ignore', 'pipe', 'ignore'] });
+const line = await new Promise((resolve) => child.stdout.once('data', (data) => resolve(String(data))));
+const port = Number(/:(\\d+)\\//.exec(line)[1]);
+const get = (options) => new Promise((resolve, reject) => {
+  request({ ...options, path: '/hi' }, (response) => {
+    let body = '';
+    response.on('data', (chunk) => (body += chunk)).on('end', () => resolve(JSON.parse(body)));
+  }).on('error', reject).end();
+});
+const answers = [await get({ host: '127.0.0.1', port }), await get({ socketPath: 'hello.sock' })];
+child.kill('SIGINT');
+const code = await new Promise((resolve) => child.on('exit', resolve));
+if (code !== 0 || answers.some((a) => a.hello !== 'world' || a.path !== '/hi')) {
+  throw new Error('unexpected: ' + JSON.stringify({ code, answers }));
+}
+console.log('http README example ok on TCP and the Unix socket');
+`,
+  );
+  process.stdout.write(run('node', ['run.mjs'], app));
 }
 
 try {
@@ -353,6 +384,7 @@ module.exports = { Upper };
   const Files = SimpleHTTPRequestHandler;
   ${serveHttp('EventLoopMixIn(HTTPServer(TCPServer))')}
   console.log('http hello ok, file ok');`,
+    nodes,
   );
   run('npm', ['install', '--no-audit', '--no-fund', pack('packages/mixin-threading')], httpApp);
   check(
@@ -369,7 +401,9 @@ module.exports = { Upper };
   }
   ${serveHttp('ThreadingMixIn(HTTPServer(TCPServer))')}
   console.log('http in worker threads ok (' + Files.moduleUrl.split('/').pop() + ')');`,
+    nodes,
   );
+  httpExample(core);
   oneCore(core);
   console.log('pack check passed');
 } finally {
