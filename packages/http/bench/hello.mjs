@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Benchmarks a hello handler (200, 13-byte body, keep-alive) on BaseHTTPRequestHandler against the
 // same handler on Node's node:http and on Python's http.server, with wrk on loopback; ratios come
-// from one run. Besides requests/s, it reports each server's CPU time per request (from
+// from one run. A last row answers with fixed bytes on node:net: the kernel's and Node's share. Besides requests/s, it reports each server's CPU time per request (from
 // /proc/PID/stat), which moves far less than throughput when the machine is shared.
 //
 // Usage (after `pnpm build`): node packages/http/bench/hello.mjs [--duration 4] [--connections 50] [--rounds 3]
@@ -25,10 +25,13 @@ const rounds = Math.min(9, Math.max(1, Number(values.rounds)));
 const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find(existsSync);
 const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find(existsSync) ?? 'python3';
 
+const python = join(here, 'servers', 'python_hello.py');
 const SERVERS = {
   'BaseHTTPRequestHandler (ours)': [process.execPath, join(here, 'servers', 'ours.mjs')],
   'node:http': [process.execPath, join(here, 'servers', 'node-http.mjs')],
-  "Python's http.server": [PYTHON, join(here, 'servers', 'python_hello.py')],
+  "Python's http.server, as shipped": [PYTHON, python],
+  "Python's http.server, Nagle off": [PYTHON, python, 'nodelay'],
+  'node:net, no HTTP (the floor)': [process.execPath, join(here, 'servers', 'floor.mjs')],
 };
 
 /** Starts a server; resolves with the child and the port it prints. */
