@@ -23,7 +23,8 @@ options:
   --mode MODE           eventloop (default), threading, forking or sync
   --unix PATH           listen on a Unix socket at PATH instead of TCP (a stale
                         socket file there is replaced; a live one is refused)
-  --quiet               do not write the access log
+  --quiet               write no log at all (no access lines, nothing for
+                        bad requests)
   --follow-symlinks     follow symbolic links that lead outside the directory
   --dotfiles POLICY     names starting with ".": ignore (default: 404, unlisted),
                         deny (403, unlisted) or allow
