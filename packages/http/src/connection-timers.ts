@@ -41,8 +41,12 @@ export type TimedSocket = Pick<Duplex, 'writableLength' | 'isPaused'> & {
   bytesWritten?: number;
 };
 
-/** How often, within `sendTimeout`, a stalled write is looked at (so a cut comes at most a quarter late). */
-const SEND_CHECKS_PER_TIMEOUT = 4;
+/**
+ * How often, within `sendTimeout`, waiting bytes are looked at: a stall is
+ * seen at most a tenth of `sendTimeout` late (one timer every 3 s per
+ * connection whose bytes wait, with the default 30 s).
+ */
+const SEND_CHECKS_PER_TIMEOUT = 10;
 
 /**
  * The state machine. The owner moves it between phases ({@link idle},

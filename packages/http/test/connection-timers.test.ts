@@ -157,12 +157,12 @@ describe('send: no progress for sendTimeout', () => {
       socket._handle.writeQueueSize -= 10_000;
     }
     expect(expired).toEqual([]);
-    // Then it stops: cut off within a quarter of the limit after sendTimeout.
+    // Then it stops: cut off within a tenth of the limit after sendTimeout.
     const stalledAt = Date.now() - t0;
     vi.advanceTimersByTime(40_000);
     expect(expired.map(([what]) => what)).toEqual(['send']);
     expect(expired[0]![1] - stalledAt).toBeGreaterThanOrEqual(30_000);
-    expect(expired[0]![1] - stalledAt).toBeLessThanOrEqual(37_500);
+    expect(expired[0]![1] - stalledAt).toBeLessThanOrEqual(33_000);
   });
 
   it('completed writes count as progress; nothing waiting stops the watch', () => {

@@ -250,7 +250,7 @@ describe('slow bodies and stalled readers (holes 1 and 2)', () => {
     await until(() => !served(), 'the stalled reader to be cut off');
     const cutAfter = Date.now() - askedAt;
     reader.destroy();
-    // sendTimeout 1500 ms, looked at every 375 ms; Node's own socket timeout would take 3000.
+    // sendTimeout 1500 ms, looked at every 150 ms; Node's own socket timeout would take 3000.
     expect(cutAfter).toBeGreaterThanOrEqual(1400);
     expect(cutAfter).toBeLessThan(2700);
   });
