@@ -50,6 +50,7 @@ export class Headers implements Iterable<[string, string]> {
     return this.#fields.length;
   }
 
+  /** The fields as `[name, value]` pairs, in arrival order, names as received. */
   [Symbol.iterator](): Iterator<[string, string]> {
     return this.#fields[Symbol.iterator]();
   }
