@@ -92,6 +92,7 @@ const rows = Object.entries(results).map(([name, runs]) => {
   const ok = runs.filter((run) => !run.skipped);
   return {
     name,
+    skipped: ok.length === 0 ? runs[0]?.skipped : undefined,
     runs: ok,
     rps: median(ok.map((r) => r.rps)),
     cpuUs: median(ok.map((r) => r.cpuUs)),
@@ -104,6 +105,10 @@ console.log(
 console.log('| server | req/s (each round) | ours / it | CPU µs per request | it / ours |');
 console.log('|---|---:|---:|---:|---:|');
 for (const row of rows) {
+  if (row.skipped) {
+    console.log(`| ${row.name} | skipped: ${row.skipped} | | | |`);
+    continue;
+  }
   const each = row.runs.map((r) => r.rps.toFixed(0)).join(', ');
   console.log(
     `| ${row.name} | ${row.rps?.toFixed(0)} (${each}) | ${(ours.rps / row.rps).toFixed(2)}x | ${row.cpuUs?.toFixed(1)} | ${(row.cpuUs / ours.cpuUs).toFixed(2)}x |`,
