@@ -5,7 +5,26 @@
  */
 import type { BaseServer } from './base-server.js';
 import { isThenable } from './thenable.js';
-import type { Address, Awaitable } from './types.js';
+import type { Address, Awaitable, RequestPreparer } from './types.js';
+
+/**
+ * Where a server (or, in a worker or child, its snapshot) keeps the handlers
+ * running for it. A registered symbol: the host's copy of this module and the
+ * handler module's copy must agree.
+ */
+const LIVE = Symbol.for('@socketserver/core.liveHandlers');
+
+type WithLive = { [LIVE]?: Set<BaseRequestHandler<any, any>> };
+
+function liveHandlers(server: object): Set<BaseRequestHandler<any, any>> {
+  const holder = server as WithLive;
+  let live = holder[LIVE];
+  if (live === undefined) {
+    live = new Set();
+    Object.defineProperty(holder, LIVE, { value: live, configurable: true });
+  }
+  return live;
+}
 
 /**
  * Base class for request handlers (Python's `BaseRequestHandler`).
@@ -48,15 +67,21 @@ export class BaseRequestHandler<Req = unknown, A extends Address = Address> {
 
   /** Runs `setup`, `handle` and `finish` for this request. Called by the server; do not override. */
   async run(): Promise<void> {
-    // Hooks that return plain values are not awaited: each await costs a turn per request.
-    const setup = this.setup();
-    if (isThenable(setup)) await setup;
+    const live = liveHandlers(this.server);
+    live.add(this);
     try {
-      const handled = this.handle();
-      if (isThenable(handled)) await handled;
+      // Hooks that return plain values are not awaited: each await costs a turn per request.
+      const setup = this.setup();
+      if (isThenable(setup)) await setup;
+      try {
+        const handled = this.handle();
+        if (isThenable(handled)) await handled;
+      } finally {
+        const finished = this.finish();
+        if (isThenable(finished)) await finished;
+      }
     } finally {
-      const finished = this.finish();
-      if (isThenable(finished)) await finished;
+      live.delete(this);
     }
   }
 
@@ -68,6 +93,65 @@ export class BaseRequestHandler<Req = unknown, A extends Address = Address> {
 
   /** Called after `handle`, even when it threw, to clean up. May be overridden. */
   finish(): Awaitable<void> {}
+
+  /**
+   * Called when the server shuts down or closes while this request is in
+   * progress, in whichever thread or process runs it. A handler that keeps
+   * its connection open for several requests (HTTP keep-alive, a line
+   * protocol) closes it here: at once if it is waiting for the next request,
+   * after the request in progress otherwise. Default: nothing (the request
+   * runs to its end). May be overridden.
+   */
+  closeWhenIdle(): void {}
+}
+
+/**
+ * Calls `closeWhenIdle` on every handler running now for `server` (a server,
+ * or its snapshot in a worker or child). A handler's failure there is
+ * ignored: closing is best effort, and the request still ends on its own.
+ */
+export function closeIdleHandlers(server: object): void {
+  const live = (server as WithLive)[LIVE];
+  if (live === undefined) return;
+  for (const handler of live) {
+    try {
+      handler.closeWhenIdle();
+    } catch {
+      // The handler could not close: it ends when its request does.
+    }
+  }
+}
+
+/**
+ * Runs one request where its handler runs: each preparer in turn (each may
+ * replace the request and the client address), then the handler. The one
+ * way every mode constructs a handler: `BaseServer.finishRequest` in this
+ * process, the host in a worker thread or child process.
+ */
+export function runRequestHandler<Req, A extends Address>(
+  Handler: RequestHandlerClass<Req, A>,
+  preparers: readonly RequestPreparer<Req, A>[],
+  request: Req,
+  clientAddress: A,
+  server: BaseServer<Req, A>,
+): Promise<void> {
+  if (preparers.length === 0) return new Handler(request, clientAddress, server).run();
+  return prepareThenRun(Handler, preparers, request, clientAddress, server);
+}
+
+async function prepareThenRun<Req, A extends Address>(
+  Handler: RequestHandlerClass<Req, A>,
+  preparers: readonly RequestPreparer<Req, A>[],
+  request: Req,
+  clientAddress: A,
+  server: BaseServer<Req, A>,
+): Promise<void> {
+  for (const prepare of preparers) {
+    const prepared = await prepare(request, clientAddress, server);
+    if (prepared?.request !== undefined) request = prepared.request;
+    if (prepared?.clientAddress !== undefined) clientAddress = prepared.clientAddress;
+  }
+  await new Handler(request, clientAddress, server).run();
 }
 
 /**

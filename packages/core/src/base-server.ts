@@ -4,11 +4,17 @@
  * @module
  */
 import { format } from 'node:util';
-import type { RequestHandlerClass } from './base-request-handler.js';
+import {
+  closeIdleHandlers,
+  type RequestHandlerClass,
+  runRequestHandler,
+} from './base-request-handler.js';
 import { QueueFullError, SocketServerError } from './errors.js';
 import { assertNotHandlerHost } from './handler-module.js';
 import { isThenable } from './thenable.js';
-import type { Address, Awaitable } from './types.js';
+import type { Address, Awaitable, RequestPreparer } from './types.js';
+
+const NO_PREPARERS: readonly RequestPreparer[] = Object.freeze([]);
 
 /** A pass of the serving loop started where a request arrived, which the loop finishes. */
 interface InlinePass {
@@ -52,7 +58,8 @@ export function formatAddress(address: Address | undefined | null): string {
  * Methods that may be overridden:
  * - `serverBind`, `serverActivate`, `getRequest`, `verifyRequest`,
  *   `processRequest`, `finishRequest`, `shutdownRequest`, `closeRequest`,
- *   `handleError`, `handleTimeout`, `serviceActions`, `serverClose`.
+ *   `handleError`, `handleTimeout`, `serviceActions`, `serverClose`,
+ *   `requestPreparers`.
  *
  * Settings (fields; a subclass may override them, `create` may set them):
  * - `timeout`: ms `handleRequest` waits for a request, `null` for ever.
@@ -62,7 +69,9 @@ export function formatAddress(address: Address | undefined | null): string {
  * Python's `select()`); the serving loop takes them one at a time. A
  * request that arrives while the loop is idle is taken at once, in the
  * transport's own event, rather than a turn later. A request's failure goes
- * to `handleError`; serving continues.
+ * to `handleError`; serving continues. Every mode ends a request through
+ * {@link completeRequest}: the handler, `handleError` if it failed, then
+ * `shutdownRequest`.
  */
 export abstract class BaseServer<Req = unknown, A extends Address = Address> {
   /** The bound address (for IP servers the real one, port 0 resolved, after `serverBind`). */
@@ -83,6 +92,10 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
   #serving: Promise<void> | null = null;
   #shutdownRequested = false;
   #shutdownListeners = new Set<() => void>();
+  /** Requests between `completeRequest`'s start and end. */
+  #inProgress = 0;
+  /** Woken when a request ends, and on `shutdown()`: see {@link nextRequestEnd}. */
+  #endWaiters: Array<() => void> = [];
   #refusing = false;
   #closed = false;
 
@@ -222,14 +235,17 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
 
   /**
    * Stops the `serveForever` loop; resolves when it has returned. The request
-   * being processed (if any) finishes first. Resolves at once if the loop is
-   * not running.
+   * being processed (if any) finishes first; requests in progress whose
+   * handler waits for a next request on its connection are asked to close it
+   * ({@link closeIdleRequests}). Resolves at once if the loop is not running.
    */
   async shutdown(): Promise<void> {
     const serving = this.#serving;
     if (serving === null) return;
     this.#shutdownRequested = true;
     for (const listener of this.#shutdownListeners) listener();
+    this.closeIdleRequests();
+    this.#wakeEndWaiters();
     this.#notify();
     await serving.catch(() => {});
   }
@@ -328,16 +344,108 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
   }
 
   /**
-   * Processes the request: `finishRequest`, then `shutdownRequest`. This is
-   * the hook the concurrency mix-ins override.
+   * Processes the request: `finishRequest`, then `shutdownRequest` (through
+   * {@link completeRequest}, so a handler's failure goes to `handleError`
+   * first). This is the hook the concurrency mix-ins override.
    */
   processRequest(request: Req, clientAddress: A): Awaitable<void> {
-    return this.finishRequest(request, clientAddress).then(() => this.shutdownRequest(request));
+    return this.completeRequest(request, clientAddress);
   }
 
-  /** Finishes one request by instantiating `RequestHandlerClass` and running it. */
+  /**
+   * Finishes one request: runs the {@link requestPreparers}, then
+   * instantiates `RequestHandlerClass` and runs it.
+   */
   finishRequest(request: Req, clientAddress: A): Promise<void> {
-    return new this.RequestHandlerClass(request, clientAddress, this).run();
+    return runRequestHandler(
+      this.RequestHandlerClass,
+      this.requestPreparers(),
+      request,
+      clientAddress,
+      this,
+    );
+  }
+
+  /**
+   * Work done on each request where its handler runs (in this process, a
+   * worker thread or a child process), before the handler is constructed:
+   * a TLS handshake, reading a PROXY protocol header. Each preparer may
+   * replace the request and the client address the handler gets. In a
+   * worker or child a preparer receives the server's snapshot as `server`,
+   * and is imported there from its `moduleUrl`. Default: none. May be
+   * extended: `return [...super.requestPreparers(), prepareMine]`.
+   */
+  requestPreparers(): readonly RequestPreparer<Req, A>[] {
+    return NO_PREPARERS;
+  }
+
+  /**
+   * Ends a request the same way in every mode, in one place: waits for
+   * `work` (default: `finishRequest`, the handler), calls `handleError` if it
+   * failed, then always `shutdownRequest`. Never rejects: a `handleError`
+   * that fails is ignored (as in Python, where it would end the serving
+   * loop, serving goes on here), a `shutdownRequest` that fails goes to
+   * `handleError`. For `processRequest` implementations: the plain server
+   * awaits it, `EventLoopMixIn` starts it and returns, the worker and child
+   * mix-ins pass the outcome the host reports as `work`.
+   */
+  protected async completeRequest(
+    request: Req,
+    clientAddress: A,
+    work?: PromiseLike<void>,
+  ): Promise<void> {
+    this.#inProgress++;
+    try {
+      try {
+        await (work ?? this.finishRequest(request, clientAddress));
+      } catch (error) {
+        try {
+          const handled = this.handleError(request, clientAddress, error);
+          if (isThenable(handled)) await handled;
+        } catch {
+          // handleError itself failed: nothing better to do than go on.
+        }
+      }
+      try {
+        const shut = this.shutdownRequest(request);
+        if (isThenable(shut)) await shut;
+      } catch (error) {
+        this.reportError(request, clientAddress, error);
+      }
+    } finally {
+      this.#inProgress--;
+      this.#wakeEndWaiters();
+    }
+  }
+
+  /** Requests in progress: started through {@link completeRequest} and not ended. */
+  protected get requestsInProgress(): number {
+    return this.#inProgress;
+  }
+
+  /**
+   * Resolves when the next request ends (leaves {@link completeRequest}),
+   * or when `shutdown()` is called. For mix-ins that wait for room or for
+   * requests to end; check the condition again after it resolves.
+   */
+  protected nextRequestEnd(): Promise<void> {
+    return new Promise((resolve) => this.#endWaiters.push(resolve));
+  }
+
+  #wakeEndWaiters(): void {
+    if (this.#endWaiters.length === 0) return;
+    for (const wake of this.#endWaiters.splice(0)) wake();
+  }
+
+  /**
+   * Asks every request in progress whose handler keeps its connection open
+   * between requests to close it: at once if it waits for the next request,
+   * else after the one in progress (each handler's `closeWhenIdle`). Called
+   * by `shutdown` and `serverClose`. Mix-ins that run handlers in worker
+   * threads or child processes extend it to reach them. May be extended.
+   */
+  protected closeIdleRequests(): void {
+    closeIdleHandlers(this);
   }
 
   /** Shuts down and closes one request. May be overridden. */
@@ -365,6 +473,7 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
    */
   async serverClose(): Promise<void> {
     this.#closed = true;
+    this.closeIdleRequests();
     for (const [request] of this.#queue.splice(0)) await this.closeRequest(request);
     this.#notify();
   }

@@ -4,7 +4,6 @@
  * @module
  */
 import type { BaseServer } from './base-server.js';
-import { isThenable } from './thenable.js';
 import type { Awaitable } from './types.js';
 
 /** A server class `EventLoopMixIn` can extend: any {@link BaseServer} subclass. */
@@ -23,8 +22,10 @@ export interface EventLoopServer {
 /**
  * Mix-in that handles each request concurrently on the event loop: the
  * seed's table of partly finished requests driven by `select()`, which is
- * Node's own model. Overrides `processRequest` (start the handler, return at
- * once) and extends `serverClose` (wait for handlers when `blockOnClose`).
+ * Node's own model. Overrides `processRequest` (start the request through
+ * core's `completeRequest` and return at once) and extends `serverClose`
+ * (ask idle connections to close, then wait for handlers when
+ * `blockOnClose`).
  *
  * ```ts
  * class EventLoopTCPServer extends EventLoopMixIn(TCPServer) {}
@@ -36,12 +37,9 @@ export function EventLoopMixIn<TBase extends ServerClass>(
   abstract class EventLoopMixed extends Base implements EventLoopServer {
     blockOnClose = true;
     maxConcurrentRequests: number | null = null;
-    #active = 0;
-    /** Woken each time a request finishes (and on shutdown): `#waitForSlot`, `serverClose`. */
-    #waiters: Array<() => void> = [];
 
     get activeRequests(): number {
-      return this.#active;
+      return this.requestsInProgress;
     }
 
     /**
@@ -51,61 +49,30 @@ export function EventLoopMixIn<TBase extends ServerClass>(
      */
     override processRequest(request: unknown, clientAddress: unknown): Awaitable<void> {
       const cap = this.maxConcurrentRequests;
-      if (cap !== null && this.#active >= cap) {
+      if (cap !== null && this.requestsInProgress >= cap) {
         return this.#waitForSlot(cap).then(() => {
-          void this.#processRequestTask(request, clientAddress);
+          void this.completeRequest(request, clientAddress);
         });
       }
-      // Runs in the background; its promise never rejects. No closure or promise is kept per request.
-      void this.#processRequestTask(request, clientAddress);
+      // Runs in the background; its promise never rejects.
+      void this.completeRequest(request, clientAddress);
     }
 
     async #waitForSlot(cap: number): Promise<void> {
-      const unsubscribe = this.onShutdownRequested(() => this.#wakeWaiters());
-      try {
-        while (this.#active >= cap && !this.shutdownRequested) await this.#nextFinish();
-      } finally {
-        unsubscribe();
+      while (this.requestsInProgress >= cap && !this.shutdownRequested) {
+        await this.nextRequestEnd();
       }
-    }
-
-    /** `finishRequest`, then `shutdownRequest`; errors go to `handleError`. Counted in `activeRequests`. */
-    async #processRequestTask(request: unknown, clientAddress: unknown): Promise<void> {
-      this.#active++;
-      try {
-        try {
-          await this.finishRequest(request, clientAddress);
-        } catch (error) {
-          const handled = this.handleError(request, clientAddress, error);
-          if (isThenable(handled)) await handled;
-        } finally {
-          const shut = this.shutdownRequest(request);
-          if (isThenable(shut)) await shut;
-        }
-      } catch (error) {
-        this.reportError(request, clientAddress, error);
-      } finally {
-        this.#active--;
-        this.#wakeWaiters();
-      }
-    }
-
-    #nextFinish(): Promise<void> {
-      return new Promise((resolve) => this.#waiters.push(resolve));
-    }
-
-    #wakeWaiters(): void {
-      if (this.#waiters.length === 0) return;
-      for (const wake of this.#waiters.splice(0)) wake();
     }
 
     /**
-     * Waits for requests in progress if `blockOnClose`, then closes the
-     * server. (Python closes first; waiting first lets a datagram handler in
-     * progress still send its reply from the server's socket.)
+     * Asks idle connections to close, waits for requests in progress if
+     * `blockOnClose`, then closes the server. (Python closes first; waiting
+     * first lets a datagram handler in progress still send its reply from
+     * the server's socket.)
      */
     override async serverClose(): Promise<void> {
-      if (this.blockOnClose) while (this.#active > 0) await this.#nextFinish();
+      this.closeIdleRequests();
+      if (this.blockOnClose) while (this.requestsInProgress > 0) await this.nextRequestEnd();
       await super.serverClose();
     }
   }

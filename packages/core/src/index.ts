@@ -9,7 +9,7 @@
  * @module
  */
 export type { RequestHandlerClass } from './base-request-handler.js';
-export { BaseRequestHandler } from './base-request-handler.js';
+export { BaseRequestHandler, closeIdleHandlers } from './base-request-handler.js';
 export type { ServeForeverOptions, ServerSettings } from './base-server.js';
 export { BaseServer, formatAddress } from './base-server.js';
 export { DatagramRequestHandler } from './datagram-request-handler.js';
@@ -36,13 +36,16 @@ export {
 export type { ReaderFlow } from './reader.js';
 export { attachReader, Reader } from './reader.js';
 export { StreamRequestHandler } from './stream-request-handler.js';
-export { handleFd, StreamServer } from './stream-server.js';
+export { handleFd } from './node-internals.js';
+export { StreamServer } from './stream-server.js';
 export type {
   Address,
   Awaitable,
   DatagramRequest,
   DatagramSender,
   InetAddress,
+  PreparedRequest,
+  RequestPreparer,
   StreamRequest,
 } from './types.js';
 export type { Writer } from './writer.js';

@@ -5,10 +5,9 @@
  */
 import { createServer, type ListenOptions, type Server, type Socket } from 'node:net';
 import { BaseServer } from './base-server.js';
+import { closeConnection } from './connection.js';
+import { handleFd } from './node-internals.js';
 import type { Address } from './types.js';
-
-/** How long a finished connection may stay idle while its last bytes drain (ms). */
-const LINGER_TIMEOUT = 5_000;
 
 /**
  * Base class for stream servers (the socket-type half of Python's
@@ -95,13 +94,7 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
    * discarded, and an idle connection is destroyed after a short linger.
    */
   override closeRequest(request: Socket): void {
-    if (request.destroyed) return;
-    if (!request.writableEnded) {
-      request.destroy();
-      return;
-    }
-    request.setTimeout(LINGER_TIMEOUT, () => request.destroy());
-    request.resume();
+    closeConnection(request);
   }
 
   /**
@@ -141,16 +134,3 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
 }
 
 function ignore(): void {}
-
-/**
- * The file descriptor under a Node `net.Server` or `dgram.Socket`, or -1.
- * Node has no public API for it; this reads the internal handle.
- */
-export function handleFd(owner: object | null): number {
-  if (owner === null) return -1;
-  const state = Object.getOwnPropertySymbols(owner)
-    .filter((symbol) => symbol.description === 'state symbol')
-    .map((symbol) => (owner as Record<symbol, { handle?: { fd?: number } }>)[symbol]?.handle)[0];
-  const handle = state ?? (owner as { _handle?: { fd?: number } })._handle;
-  return typeof handle?.fd === 'number' ? handle.fd : -1;
-}

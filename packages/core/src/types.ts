@@ -41,3 +41,30 @@ export type StreamRequest = Socket;
 
 /** A value or a promise of it: every hook may be synchronous or async. */
 export type Awaitable<T> = T | Promise<T>;
+
+/** What a {@link RequestPreparer} may replace for the handler: the request, the client's address. */
+export interface PreparedRequest<Req = unknown, A extends Address = Address> {
+  /** The request the handler gets instead (for example a TLS socket over the accepted one). */
+  request?: Req;
+  /** The client address the handler gets instead (for example the one a PROXY header carries). */
+  clientAddress?: A;
+}
+
+/**
+ * Work done on a request where its handler runs, before the handler is
+ * constructed (see `BaseServer.requestPreparers`). It receives the request,
+ * the client address and the server (in a worker thread or child process,
+ * the server's snapshot: its data fields), and may return replacements.
+ * For servers that run handlers in workers or children it must be exported,
+ * under its own name, by a module without side effects at import, and say
+ * where that is: `prepareMine.moduleUrl = import.meta.url`.
+ */
+export interface RequestPreparer<Req = any, A extends Address = any> {
+  (
+    request: Req,
+    clientAddress: A,
+    server: object,
+  ): Awaitable<PreparedRequest<Req, A> | undefined | void>;
+  /** The URL of the module that exports this function under its name. */
+  moduleUrl?: string;
+}
