@@ -1,13 +1,18 @@
 /**
- * Where a worker thread or child process finds a handler class. A class
- * object cannot cross a thread or process boundary, so the thread or process
- * imports the module that exports it. The one way to say where that is: the
- * handler class declares `static moduleUrl = import.meta.url` (in CommonJS,
- * `pathToFileURL(__filename).href`) and its module exports it by its name.
+ * Where a worker thread or child process finds a handler class (or a request
+ * preparer). A class object cannot cross a thread or process boundary, so
+ * the thread or process imports the module that exports it. The one way to
+ * say where that is: the class declares `static moduleUrl = import.meta.url`
+ * (in CommonJS, `pathToFileURL(__filename).href`) and its module exports it
+ * by its name. The types of the worker and child mix-ins require it (see
+ * {@link ImportableHandlerClass}), so a handler they cannot import is an
+ * error at compile time.
  *
  * @module
  */
+import type { RequestHandlerClass } from './base-request-handler.js';
 import { InvalidArgumentError, SocketServerError } from './errors.js';
+import type { Address } from './types.js';
 
 /** A handler class's module and export name, as sent to a worker or child. */
 export interface HandlerLocation {
@@ -17,39 +22,71 @@ export interface HandlerLocation {
   exportName: string;
 }
 
+/**
+ * A handler class a worker thread or child process can import: it says which
+ * module exports it (`static moduleUrl = import.meta.url`). Servers of
+ * `ThreadingMixIn` and `ForkingMixIn` take only these, so forgetting the
+ * line is a compile-time error, not a failure at the first connection.
+ */
+export type ImportableHandlerClass<Req = any, A extends Address = any> = RequestHandlerClass<
+  Req,
+  A
+> & { readonly moduleUrl: string };
+
 const HOST = Symbol.for('@socketserver/core.handlerHost');
+
+const BUNDLED =
+  'If the app is bundled (esbuild, tsup), the module is the bundle: give the handler module an entry ' +
+  "point of its own (esbuild: entryPoints: ['server.ts', 'handlers.ts'])";
 
 /**
  * Finds where `HandlerClass` lives, from its `static moduleUrl`. Throws
  * {@link InvalidArgumentError} with the fix when it does not say.
  */
 export function locateHandler(HandlerClass: Function): HandlerLocation {
-  const moduleUrl = (HandlerClass as { moduleUrl?: unknown }).moduleUrl;
-  const name = HandlerClass.name || '(anonymous class)';
+  return locateExport(HandlerClass, 'class', 'static moduleUrl = import.meta.url');
+}
+
+/**
+ * Finds where a function a host must import lives (a handler class, a
+ * request preparer), from its `moduleUrl`. Throws {@link InvalidArgumentError}
+ * with the fix when it does not say.
+ */
+export function locateExport(
+  exported: Function,
+  kind: 'class' | 'function' = 'function',
+  fix = `${exported.name || 'fn'}.moduleUrl = import.meta.url`,
+): HandlerLocation {
+  const moduleUrl = (exported as { moduleUrl?: unknown }).moduleUrl;
+  const name = exported.name || `(anonymous ${kind})`;
   if (typeof moduleUrl !== 'string' || moduleUrl === '') {
     throw new InvalidArgumentError(
       `${name} must say which module exports it, so a worker or child can import it: ` +
-        `add "static moduleUrl = import.meta.url" to the class (CommonJS: pathToFileURL(__filename).href), ` +
-        'in a module that exports it and starts no server when imported',
+        `add "${fix}"${kind === 'class' ? ' to the class' : ''} (CommonJS: pathToFileURL(__filename).href), ` +
+        'in a module that exports it by its name and starts no server when imported',
     );
   }
   return { moduleUrl, exportName: name };
 }
 
 /**
- * Imports a handler class in a worker or child. Marks the thread or process
- * as a handler host first, so a module that starts a server when imported
- * fails with `ERR_SOCKETSERVER_SERVER_IN_HANDLER_HOST` instead of starting a
- * second server. Rejects with {@link InvalidArgumentError} when the module
- * does not export the class.
+ * Imports a handler class (or any exported function) in a worker or child.
+ * Marks the thread or process as a handler host first, so a module that
+ * starts a server when imported fails with
+ * `ERR_SOCKETSERVER_SERVER_IN_HANDLER_HOST` instead of starting a second
+ * server. Rejects with {@link InvalidArgumentError} when the module does not
+ * export it. `importModule` imports a URL (default: `import()`).
  */
-export async function loadHandler(location: HandlerLocation): Promise<Function> {
+export async function loadHandler(
+  location: HandlerLocation,
+  importModule: (url: string) => Promise<unknown> = (url) => import(url),
+): Promise<Function> {
   markHandlerHost();
-  const exports = (await import(location.moduleUrl)) as Record<string, unknown>;
+  const exports = (await importModule(location.moduleUrl)) as Record<string, unknown>;
   const found = exports[location.exportName] ?? findDefault(exports, location.exportName);
   if (typeof found !== 'function') {
     throw new InvalidArgumentError(
-      `${location.moduleUrl} does not export ${location.exportName}: export the handler class by its name`,
+      `${location.moduleUrl} does not export ${location.exportName}: export it by its name`,
     );
   }
   return found;
@@ -77,7 +114,8 @@ export function assertNotHandlerHost(): void {
     throw new SocketServerError(
       'ERR_SOCKETSERVER_SERVER_IN_HANDLER_HOST',
       'a server was started inside a worker or child that runs handlers: the handler module starts a ' +
-        'server when imported. Move the server start behind `if (import.meta.url === ...)` or into another module',
+        'server when imported. Move the handler into a module of its own that starts nothing when ' +
+        `imported. ${BUNDLED}`,
     );
   }
 }

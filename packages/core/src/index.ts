@@ -26,17 +26,18 @@ export {
 } from './errors.js';
 export type { EventLoopServer, ServerClass } from './event-loop-mixin.js';
 export { EventLoopMixIn } from './event-loop-mixin.js';
-export type { HandlerLocation } from './handler-module.js';
+export type { HandlerLocation, ImportableHandlerClass } from './handler-module.js';
 export {
   assertNotHandlerHost,
   loadHandler,
+  locateExport,
   locateHandler,
   markHandlerHost,
 } from './handler-module.js';
+export { handleFd } from './node-internals.js';
 export type { ReaderFlow } from './reader.js';
 export { attachReader, Reader } from './reader.js';
 export { StreamRequestHandler } from './stream-request-handler.js';
-export { handleFd } from './node-internals.js';
 export { StreamServer } from './stream-server.js';
 export type {
   Address,

@@ -64,7 +64,8 @@ export interface RequestPreparer<Req = any, A extends Address = any> {
     request: Req,
     clientAddress: A,
     server: object,
-  ): Awaitable<PreparedRequest<Req, A> | undefined | void>;
+    // biome-ignore lint/suspicious/noConfusingVoidType: a preparer that replaces nothing returns nothing.
+  ): Awaitable<PreparedRequest<Req, A> | void>;
   /** The URL of the module that exports this function under its name. */
   moduleUrl?: string;
 }

@@ -40,7 +40,7 @@ describe('the request lifecycle core owns', () => {
     }
   });
 
-  it('a handleError that throws goes nowhere: shutdownRequest still runs and serving goes on', async () => {
+  it('a handleError that throws is ignored: shutdownRequest still runs and serving goes on', async () => {
     const server = new (class extends EventLoopFake {
       override handleError(): void {
         this.log.push('handleError threw');
@@ -61,7 +61,12 @@ describe('the request lifecycle core owns', () => {
     }
     await server.shutdown();
     await loop;
-    expect(server.log).toEqual(['handleError threw', 'shutdown a', 'handleError threw', 'shutdown b']);
+    expect(server.log).toEqual([
+      'handleError threw',
+      'shutdown a',
+      'handleError threw',
+      'shutdown b',
+    ]);
   });
 
   it('shutdown asks running handlers to close when idle, and serverClose does again before it waits', async () => {
@@ -113,7 +118,8 @@ describe('the request lifecycle core owns', () => {
     })(Waiting);
     const loop = server.serveForever({ pollInterval: 5 });
     server.push('idle-p', 'proxy');
-    while (!server.log.some((l) => l.startsWith('handle'))) await new Promise((r) => setImmediate(r));
+    while (!server.log.some((l) => l.startsWith('handle')))
+      await new Promise((r) => setImmediate(r));
     expect(order).toEqual(['first idle-p proxy', 'second idle-p+tls']);
     expect(server.log).toContain('handle idle-p+tls from real-peer');
     await server.shutdown();

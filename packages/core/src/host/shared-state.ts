@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from '@socketserver/core';
+import { InvalidArgumentError } from '../errors.js';
 import { Lock } from './lock.js';
 
 const ARRAYS = {
@@ -136,7 +136,7 @@ function layOut(schema: SharedSchema): { size: number; fields: FieldLayout[] } {
   return { size: Math.max(8, Math.ceil(offset / 8) * 8), fields };
 }
 
-const MARK = '@socketserver/mixin-threading:shared';
+const MARK = '@socketserver/core/host:shared';
 
 type Packed =
   | { [MARK]: 'Lock'; buffer: SharedArrayBuffer; byteOffset: number }

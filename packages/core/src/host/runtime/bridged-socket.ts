@@ -1,23 +1,33 @@
 /**
  * `BridgedSocket`: what a stream handler in a worker thread gets as
- * `request`. A `Duplex` that looks like the `net.Socket` the main thread
- * holds, carrying its bytes over the worker's channel with credit-based
- * backpressure in both directions.
+ * `request` when its connection stays with the server's thread (a Unix
+ * stream socket, or a Node line that cannot move sockets to threads). A
+ * `Duplex` with the `net.Socket` surface handlers use, whose bytes travel
+ * as records with credit-based backpressure in both directions.
  *
  * @module
  */
 import { Duplex } from 'node:stream';
-import { reviveError } from './errors.js';
 import {
+  ACK,
   ACK_EVERY,
+  CLOSE,
   CREDIT,
-  FRAME_BELOW,
-  type SocketInfo,
-  type ToMain,
-  type ToWorker,
-} from './protocol.js';
+  DATA,
+  DESTROY,
+  END,
+  FIN,
+  KEEP_ALIVE,
+  NO_DELAY,
+  payloadNumber,
+  WRITE,
+} from '../records.js';
+import { fromWire, type SocketInfo, type WireError } from '../wire.js';
 
 const EMPTY = new Uint8Array(0);
+
+/** Sends a record about this connection to the server's thread (in the next batch). */
+export type SendRecord = (type: number, payload?: Uint8Array) => void;
 
 /**
  * The connection as seen from a worker thread. It has the `net.Socket`
@@ -25,12 +35,12 @@ const EMPTY = new Uint8Array(0);
  * `localAddress`, `localPort`, `address()`, `setTimeout`, `setNoDelay`,
  * `setKeepAlive`, `end`, `destroy`, `bytesRead`, `bytesWritten`, `ref`,
  * `unref`; reads and writes are those of a `Duplex`. The real socket stays
- * on the main thread, which moves the bytes.
+ * with the server's thread, which moves the bytes.
  *
- * Backpressure: the main thread sends at most {@link CREDIT} bytes the
- * worker has not consumed (it pauses the socket past that), and the worker
- * has at most {@link CREDIT} bytes written that the main thread has not
- * handed to the socket (writes wait past that, so `wfile.write` waits).
+ * Backpressure: the server sends at most {@link CREDIT} bytes the worker has
+ * not consumed (it pauses the socket past that), and the worker has at most
+ * {@link CREDIT} bytes written that the server has not handed to the socket
+ * (writes wait past that, so `wfile.write` waits).
  */
 export class BridgedSocket extends Duplex {
   /** The peer's IP address (undefined for Unix sockets). */
@@ -56,8 +66,7 @@ export class BridgedSocket extends Duplex {
   /** The idle limit set by `setTimeout` (ms), or undefined. */
   timeout: number | undefined = undefined;
 
-  #send: (message: ToMain, transfer?: ArrayBuffer[]) => void;
-  #sendBytes: (bytes: Uint8Array) => void;
+  #send: SendRecord;
   #unackedRead = 0;
   #inflight = 0;
   #blocked: (() => void) | null = null;
@@ -66,18 +75,12 @@ export class BridgedSocket extends Duplex {
   #detached = false;
 
   /**
-   * @param send - posts a message about this request to the main thread.
-   * @param sendBytes - posts a copy of written bytes (below `FRAME_BELOW`) to the main thread as a frame.
-   * @param info - the main thread socket's address fields.
+   * @param send - adds a record about this connection to the next batch.
+   * @param info - the real socket's address fields.
    */
-  constructor(
-    send: (message: ToMain, transfer?: ArrayBuffer[]) => void,
-    sendBytes: (bytes: Uint8Array) => void,
-    info: SocketInfo,
-  ) {
+  constructor(send: SendRecord, info: SocketInfo = {}) {
     super({ allowHalfOpen: true, readableHighWaterMark: CREDIT });
     this.#send = send;
-    this.#sendBytes = sendBytes;
     this.remoteAddress = info.remoteAddress;
     this.remotePort = info.remotePort;
     this.remoteFamily = info.remoteFamily;
@@ -86,52 +89,44 @@ export class BridgedSocket extends Duplex {
     this.localFamily = info.localFamily;
   }
 
-  /** Delivers one message from the main thread. Internal (called by the worker's request loop). */
-  receive(message: ToWorker): void {
+  /** Delivers a record from the server's thread. Internal (called by the host). */
+  receive(type: number, payload: Buffer): void {
     if (this.#detached) return;
-    switch (message.t) {
-      case 'data':
-        this.receiveData(
-          Buffer.from(message.chunk.buffer, message.chunk.byteOffset, message.chunk.byteLength),
-        );
+    switch (type) {
+      case DATA:
+        this.bytesRead += payload.length;
+        this.#unackedRead += payload.length;
+        this.#touch();
+        if (this.push(payload)) this.#ackRead();
         break;
-      case 'end':
+      case END:
         this.push(null);
         break;
-      case 'ack':
-        this.#inflight -= message.n;
+      case ACK:
+        this.#inflight -= payloadNumber(payload);
         if (this.#inflight < CREDIT && this.#blocked !== null) {
           const go = this.#blocked;
           this.#blocked = null;
           go();
         }
         break;
-      case 'error':
+      case CLOSE:
         this.#remoteGone = true;
-        this.destroy(reviveError(message.error));
-        break;
-      case 'close':
-        this.#remoteGone = true;
-        this.destroy();
+        this.destroy(
+          payload.length > 0
+            ? fromWire(JSON.parse(payload.toString('utf8')) as WireError)
+            : undefined,
+        );
         break;
       default:
         break;
     }
   }
 
-  /** Delivers bytes received from the peer. Internal (called by the worker's request loop). */
-  receiveData(chunk: Buffer): void {
-    if (this.#detached) return;
-    this.bytesRead += chunk.length;
-    this.#unackedRead += chunk.length;
-    this.#touch();
-    if (this.push(chunk)) this.#ackRead();
-  }
-
   /**
-   * Resolves once every byte written so far has been handed to the main
-   * thread (or the socket failed). Internal: called after the handler
-   * returns, before the main thread is told the request is done.
+   * Resolves once every byte written so far has been handed to the server's
+   * thread (or the connection failed). Internal: called after the handler
+   * returns, before the server is told the request is done.
    */
   flushWrites(): Promise<void> {
     if (this.destroyed || this.writableEnded) {
@@ -142,7 +137,7 @@ export class BridgedSocket extends Duplex {
     return new Promise((resolve) => this.write(EMPTY, () => resolve()));
   }
 
-  /** Stops talking to the main thread and releases timers, without telling it anything. Internal. */
+  /** Stops talking to the server's thread and releases timers, without telling it anything. Internal. */
   detach(): void {
     this.#detached = true;
     this.#remoteGone = true;
@@ -166,19 +161,20 @@ export class BridgedSocket extends Duplex {
     this.#touch();
     this.bytesWritten += chunk.length;
     this.#inflight += chunk.length;
-    this.#post({ t: 'write', chunk });
+    // A copy: the writer may reuse its buffer once the callback ran, before the batch is sent.
+    this.#post(WRITE, Buffer.from(chunk));
     if (this.#inflight < CREDIT) callback();
     else this.#blocked = () => callback();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.#post({ t: 'fin' });
+    this.#post(FIN);
     callback();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#clearTimer();
-    if (!this.#remoteGone) this.#post({ t: 'destroy' });
+    if (!this.#remoteGone) this.#post(DESTROY);
     this.#remoteGone = true;
     const blocked = this.#blocked;
     this.#blocked = null;
@@ -202,15 +198,18 @@ export class BridgedSocket extends Duplex {
     return this;
   }
 
-  /** Sets `TCP_NODELAY` on the main thread's socket. */
+  /** Sets `TCP_NODELAY` on the real socket. */
   setNoDelay(noDelay = true): this {
-    this.#post({ t: 'noDelay', value: noDelay });
+    this.#post(NO_DELAY, Uint8Array.of(noDelay ? 1 : 0));
     return this;
   }
 
-  /** Sets `SO_KEEPALIVE` on the main thread's socket. */
+  /** Sets `SO_KEEPALIVE` on the real socket. */
   setKeepAlive(enable = false, initialDelay = 0): this {
-    this.#post({ t: 'keepAlive', enable, delay: initialDelay });
+    const payload = new Uint8Array(5);
+    payload[0] = enable ? 1 : 0;
+    new DataView(payload.buffer).setUint32(1, Math.max(0, initialDelay) >>> 0, true);
+    this.#post(KEEP_ALIVE, payload);
     return this;
   }
 
@@ -244,27 +243,16 @@ export class BridgedSocket extends Duplex {
 
   #ackRead(): void {
     if (this.#unackedRead >= ACK_EVERY) {
-      this.#post({ t: 'ack', n: this.#unackedRead });
+      const payload = new Uint8Array(4);
+      new DataView(payload.buffer).setUint32(0, this.#unackedRead, true);
+      this.#post(ACK, payload);
       this.#unackedRead = 0;
     }
   }
 
-  #post(message: ToMain): void {
-    if (this.#remoteGone && message.t !== 'destroy') return;
-    if (message.t === 'write') {
-      // Copy: the caller may reuse its buffer after the write callback.
-      // Small chunks are copied into a frame; large ones into their own
-      // buffer, which is transferred.
-      if (message.chunk.byteLength < FRAME_BELOW) {
-        this.#sendBytes(message.chunk);
-        return;
-      }
-      const copy = new Uint8Array(message.chunk.byteLength);
-      copy.set(message.chunk);
-      this.#send({ t: 'write', chunk: copy }, [copy.buffer]);
-      return;
-    }
-    this.#send(message);
+  #post(type: number, payload?: Uint8Array): void {
+    if (this.#remoteGone && type !== DESTROY) return;
+    this.#send(type, payload);
   }
 
   #touch(): void {

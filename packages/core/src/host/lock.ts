@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, SocketServerError } from '@socketserver/core';
+import { InvalidArgumentError, SocketServerError } from '../errors.js';
 
 const UNLOCKED = 0;
 const LOCKED = 1;
