@@ -162,5 +162,7 @@ async function prepareThenRun<Req, A extends Address>(
 export type RequestHandlerClass<Req = any, A extends Address = any> = new (
   request: Req,
   clientAddress: A,
-  server: BaseServer<Req, A>,
+  // Any address here: a handler written for any address (`Address`) must fit a server of one
+  // kind (`InetAddress`), which `BaseServer<Req, A>` would refuse (its handler class field makes it invariant).
+  server: BaseServer<Req, any>,
 ) => { run(): Promise<void> };

@@ -10,9 +10,7 @@
  *
  * @module
  */
-import type { RequestHandlerClass } from './base-request-handler.js';
 import { InvalidArgumentError, SocketServerError } from './errors.js';
-import type { Address } from './types.js';
 
 /** A handler class's module and export name, as sent to a worker or child. */
 export interface HandlerLocation {
@@ -28,10 +26,7 @@ export interface HandlerLocation {
  * `ThreadingMixIn` and `ForkingMixIn` take only these, so forgetting the
  * line is a compile-time error, not a failure at the first connection.
  */
-export type ImportableHandlerClass<Req = any, A extends Address = any> = RequestHandlerClass<
-  Req,
-  A
-> & { readonly moduleUrl: string };
+export type ImportableHandlerClass = Function & { readonly moduleUrl: string };
 
 const HOST = Symbol.for('@socketserver/core.handlerHost');
 

@@ -31,6 +31,8 @@ export interface HostJob {
   readonly prefix?: Uint8Array;
   /** Data set as the handler's `handoffData` (a hand-off). */
   readonly data?: unknown;
+  /** The server the request came to, when it is not the pool's (a hand-off): a key and its snapshot. */
+  readonly server?: { key: number; snapshot: Record<string, unknown> };
   /** Called once the host owns the request. */
   onDispatched?(hostId: number): void;
 }
@@ -118,6 +120,8 @@ export interface HostPoolOptions {
   boot(): HostBoot;
   /** An error no request owns (a host's uncaught error between requests). */
   onStrayError(error: Error): void;
+  /** Whether idle retirement spares the first host, so a server always has one ready (default true). */
+  keepFirst?: boolean;
 }
 
 /**
@@ -307,7 +311,8 @@ export class HostPool {
     let best: PoolHost | null = null;
     for (const host of this.#hosts) {
       if (host.state !== 'starting' && host.state !== 'ready') continue;
-      if (host.jobs.size >= hostConcurrency) continue;
+      // A host told to drop a request it has not let go of yet may be stuck: nothing more for it.
+      if (host.aborting.size > 0 || host.jobs.size >= hostConcurrency) continue;
       if (maxRequestsPerHost !== null && host.served >= maxRequestsPerHost) continue;
       if (best === null || host.jobs.size < best.jobs.size) best = host;
     }
@@ -425,6 +430,7 @@ export class HostPool {
         if (grace !== undefined) {
           clearTimeout(grace);
           host.aborting.delete(message.id);
+          this.#placeWaiting();
         }
         const state = host.jobs.get(message.id);
         if (state !== undefined) this.#settle(state, message.err ? fromWire(message.err) : null);
@@ -533,8 +539,9 @@ export class HostPool {
     host.idleTimer.unref();
   }
 
-  /** The longest-lived serving host, which idle retirement keeps. */
+  /** The longest-lived serving host, which idle retirement keeps (unless `keepFirst` is false). */
   #isFirst(host: PoolHost): boolean {
+    if (this.#options.keepFirst === false) return false;
     for (const other of this.#hosts) if (other.state === 'ready') return other === host;
     return false;
   }

@@ -85,6 +85,7 @@ class ChildHost implements HostProcess {
     const message: StartMessage = { t: 'start', id, kind: 'socket', addr: job.clientAddress };
     if (job.handler !== undefined) message.handler = job.handler;
     if (job.data !== undefined) message.data = job.data;
+    if (job.server !== undefined) message.server = job.server;
     const request = job.request as DatagramRequest | Socket;
     if ('packet' in request && 'socket' in request) {
       message.kind = 'datagram';

@@ -82,7 +82,12 @@ class ThreadHost implements HostProcess {
       return;
     }
     const socket = request as Socket;
-    const extra = job.prefix === undefined ? {} : { prefix: job.prefix };
+    const extra = {
+      ...(job.prefix === undefined ? {} : { prefix: job.prefix }),
+      ...(job.handler === undefined ? {} : { handler: job.handler }),
+      ...(job.data === undefined ? {} : { data: job.data }),
+      ...(job.server === undefined ? {} : { server: job.server }),
+    };
     if (socket.remoteFamily !== undefined && canMoveSockets()) {
       try {
         this.#worker.postMessage(

@@ -32,8 +32,8 @@ export interface ModuleExport {
 
 /** What a host is started with. */
 export interface HostBoot {
-  /** The server's handler class. */
-  handler: ModuleExport;
+  /** The server's handler class, loaded before the host says it is ready (null: each request names its own). */
+  handler: ModuleExport | null;
   /** The server's request preparers, run before each handler. */
   preparers: ModuleExport[];
   /** The server's snapshot: `this.server` of every handler in the host. */
@@ -76,6 +76,11 @@ export interface StartMessage {
   handler?: ModuleExport;
   /** Data for the handler, set as its `handoffData` before `setup` (a hand-off). */
   data?: unknown;
+  /**
+   * The server the request came to, when it is not the host's (a hand-off):
+   * its key, and its snapshot (kept by the host the first time it sees the key).
+   */
+  server?: { key: number; snapshot: Record<string, unknown> };
 }
 
 /** Server to host. */

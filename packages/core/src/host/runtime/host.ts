@@ -51,6 +51,8 @@ export class Host {
   #server: Record<string, unknown>;
   #handlers = new Map<string, Promise<RequestHandlerClass>>();
   #preparers: RequestPreparer[] = [];
+  /** Servers of hand-offs, by key. */
+  #servers = new Map<number, Record<string, unknown>>();
   #running = new Map<number, Running>();
   #lingering = new Set<Socket>();
   #nextSeq = 1;
@@ -72,8 +74,9 @@ export class Host {
   /** Loads the handler and the preparers; reports `ready`, or `loadError` and exits. */
   async start(): Promise<void> {
     try {
-      const Handler = await this.#handler(this.#boot.handler);
-      this.#server.RequestHandlerClass = Handler;
+      if (this.#boot.handler !== null) {
+        this.#server.RequestHandlerClass = await this.#handler(this.#boot.handler);
+      }
       this.#preparers = (await Promise.all(
         this.#boot.preparers.map((location) => this.#load(location)),
       )) as RequestPreparer[];
@@ -123,6 +126,7 @@ export class Host {
         return;
       case 'closeIdle':
         closeIdleHandlers(this.#server);
+        for (const server of this.#servers.values()) closeIdleHandlers(server);
         return;
       case 'retire':
         this.#retiring = true;
@@ -138,15 +142,12 @@ export class Host {
     let error: unknown = null;
     try {
       const request = this.#request(message, handle, running);
-      let Handler = await this.#handler(message.handler ?? this.#boot.handler);
+      const location = message.handler ?? this.#boot.handler;
+      if (location === null) throw new HandoffError('the request names no handler class');
+      let Handler = await this.#handler(location);
       if (message.data !== undefined) Handler = withHandoffData(Handler, message.data);
-      await runRequestHandler(
-        Handler,
-        this.#preparers,
-        request,
-        message.addr,
-        this.#server as never,
-      );
+      const server = message.server === undefined ? this.#server : this.#serverOf(message.server);
+      await runRequestHandler(Handler, this.#preparers, request, message.addr, server as never);
     } catch (caught) {
       error = caught;
     }
@@ -230,6 +231,22 @@ export class Host {
       this.#lingering.delete(socket);
       this.#maybeExit();
     });
+  }
+
+  /** A hand-off's server: the snapshot first seen under its key, so its handlers share one `this.server`. */
+  #serverOf({
+    key,
+    snapshot,
+  }: {
+    key: number;
+    snapshot: Record<string, unknown>;
+  }): Record<string, unknown> {
+    let server = this.#servers.get(key);
+    if (server === undefined) {
+      server = reviveSnapshot(snapshot);
+      this.#servers.set(key, server);
+    }
+    return server;
   }
 
   #handler(location: ModuleExport): Promise<RequestHandlerClass> {
