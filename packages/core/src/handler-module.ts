@@ -10,6 +10,8 @@
  *
  * @module
  */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, SocketServerError } from './errors.js';
 
 /** A handler class's module and export name, as sent to a worker or child. */
@@ -31,8 +33,9 @@ export type ImportableHandlerClass = Function & { readonly moduleUrl: string };
 const HOST = Symbol.for('@socketserver/core.handlerHost');
 
 const BUNDLED =
-  'If the app is bundled (esbuild, tsup), the module is the bundle: give the handler module an entry ' +
-  "point of its own (esbuild: entryPoints: ['server.ts', 'handlers.ts'])";
+  'If the app is bundled (esbuild, tsup), the handler must not be bundled into the app: give its ' +
+  "module an entry point of its own and keep it external to the app's bundle (esbuild: " +
+  "entryPoints: ['server.ts', 'handlers.ts'], external: ['./handlers.js'])";
 
 /**
  * Finds where `HandlerClass` lives, from its `static moduleUrl`. Throws
@@ -62,6 +65,29 @@ export function locateExport(
     );
   }
   return { moduleUrl, exportName: name };
+}
+
+/**
+ * Throws {@link InvalidArgumentError} with the fix when `location` is the
+ * app's entry module (`process.argv[1]`): a worker or child importing it
+ * would start the app again. That is what happens when the handler is
+ * bundled into the app. Called where hosts are started.
+ */
+export function assertNotEntryModule(location: HandlerLocation): void {
+  const entry = process.argv[1];
+  if (entry === undefined || entry === '') return;
+  let entryUrl: string;
+  try {
+    entryUrl = pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return;
+  }
+  if (location.moduleUrl.split(/[?#]/)[0] !== entryUrl) return;
+  throw new InvalidArgumentError(
+    `${location.exportName} is in the app's entry module (${entryUrl}): a worker or child imports ` +
+      'the module of the handler, which would start the app again. Move the handler into a module ' +
+      `of its own that starts nothing when imported. ${BUNDLED}`,
+  );
 }
 
 /**

@@ -28,6 +28,7 @@ export type { EventLoopServer, ServerClass } from './event-loop-mixin.js';
 export { EventLoopMixIn } from './event-loop-mixin.js';
 export type { HandlerLocation, ImportableHandlerClass } from './handler-module.js';
 export {
+  assertNotEntryModule,
   assertNotHandlerHost,
   loadHandler,
   locateExport,

@@ -10,7 +10,12 @@
  */
 import { DatagramServer } from '../datagram-server.js';
 import type { ServerClass } from '../event-loop-mixin.js';
-import { type ImportableHandlerClass, locateExport, locateHandler } from '../handler-module.js';
+import {
+  assertNotEntryModule,
+  type ImportableHandlerClass,
+  locateExport,
+  locateHandler,
+} from '../handler-module.js';
 import type { Address, Awaitable } from '../types.js';
 import { type HostDriver, HostPool } from './pool.js';
 import { defaultHostPoolSettings, type HostPoolSettings } from './settings.js';
@@ -177,7 +182,7 @@ export function HostMixIn<TBase extends ServerClass>(
         onStrayError: (error) => this.reportError(null, null, error),
       });
       pool.validate(this);
-      locateHandler(this.RequestHandlerClass);
+      assertNotEntryModule(locateHandler(this.RequestHandlerClass));
       Object.defineProperty(this, kHostPool, { value: pool, configurable: true });
       return pool;
     }

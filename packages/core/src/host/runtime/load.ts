@@ -57,7 +57,7 @@ async function registerTsx(
   if (api === null) {
     throw new UnsupportedError(
       `${location.moduleUrl} is TypeScript, and this Node.js (${process.version}) cannot load it in a ` +
-        'worker thread or child process: use Node.js 22.18 or later (type stripping), run the app ' +
+        'worker thread or child process: use Node.js 22.18 or later (with type stripping on), run the app ' +
         'under tsx (npx tsx server.ts) with tsx installed, or compile the handler module',
     );
   }
@@ -72,18 +72,22 @@ async function registerTsx(
   }
 }
 
+/**
+ * Where tsx's ESM API is, when the parent runs under tsx (`tsx server.ts`
+ * passes `--import file:///.../node_modules/tsx/dist/loader.mjs`; `node
+ * --import tsx` names it): null otherwise.
+ */
 function tsxApiUrl(moduleUrl: string, parentExecArgv: readonly string[]): string | null {
-  // The parent runs under tsx: `--import file:///.../node_modules/tsx/dist/loader.mjs` (or `tsx`).
-  for (const arg of parentExecArgv) {
-    const match = /^(?:file:\/\/)?(.*\/node_modules\/tsx\/)dist\/[^/]+$/.exec(arg);
+  const loaders = parentExecArgv.filter((arg) => /(?:^|[/=])tsx(?:$|[/@])/.test(arg));
+  for (const arg of loaders) {
+    const match = /^(?:--[a-z-]+=)?(?:file:\/\/)?(.*\/node_modules\/tsx\/)/.exec(arg);
     if (match !== null) return pathToFileURL(`${match[1]}dist/esm/api/index.mjs`).href;
   }
-  for (const base of [moduleUrl, pathToFileURL(`${process.cwd()}/`).href]) {
+  if (loaders.length === 0) return null;
+  for (const base of [pathToFileURL(`${process.cwd()}/`).href, moduleUrl]) {
     try {
-      return pathToFileURL(createRequire(base).resolve('tsx/esm/api')).href.replace(
-        /\.cjs$/,
-        '.mjs',
-      );
+      const api = createRequire(base).resolve('tsx/esm/api');
+      return pathToFileURL(api.replace(/\.cjs$/, '.mjs')).href;
     } catch {
       // not installed there
     }
