@@ -162,7 +162,8 @@ async function prepareThenRun<Req, A extends Address>(
 export type RequestHandlerClass<Req = any, A extends Address = any> = new (
   request: Req,
   clientAddress: A,
-  // Any address here: a handler written for any address (`Address`) must fit a server of one
-  // kind (`InetAddress`), which `BaseServer<Req, A>` would refuse (its handler class field makes it invariant).
-  server: BaseServer<Req, any>,
+  // Any server here: a handler written for any request or address (`BaseRequestHandler`,
+  // `Address`) must fit a server of one kind (`Socket`, `InetAddress`), which `BaseServer<Req, A>`
+  // would refuse (its handler class field makes it invariant in both).
+  server: BaseServer<any, any>,
 ) => { run(): Promise<void> };

@@ -10,14 +10,15 @@ import { Socket } from 'node:net';
 import {
   type Address,
   ClosedError,
+  type ImportableHandlerClass,
   InvalidArgumentError,
   locateHandler,
   type Reader,
   UnsupportedError,
   type Writer,
 } from '@socketserver/core';
-import { ChildPool, type Job, submitJob } from './child-pool.js';
-import { HandoffError } from './errors.js';
+import { HandoffError, snapshotServer, stopReading } from '@socketserver/core/host';
+import { ChildPool, submitJob } from './child-pool.js';
 
 /** Options of {@link forkHandoff}. */
 export interface ForkHandoffOptions {
@@ -27,7 +28,7 @@ export interface ForkHandoffOptions {
    * Its `rfile` first reads `replay`, then every byte the parent received
    * but did not consume, then the rest of the connection.
    */
-  handler: Function;
+  handler: ImportableHandlerClass;
   /** Bytes to put back in front, for example the line the parent read to decide (default none). */
   replay?: Uint8Array;
   /** JSON-serializable data for the child's handler, set as its `handoffData` before `setup` (default none). */
@@ -142,47 +143,53 @@ export async function forkHandoff(
     }
   };
 
-  let resolveDone!: (error: Error | null) => void;
-  const done = new Promise<Error | null>((resolve) => {
-    resolveDone = resolve;
-  });
   return new Promise<HandoffResult>((resolve, reject) => {
     let dispatched = false;
-    const job: Job = {
-      kind: 'stream',
-      location,
+    const placing = pool[submitJob]({
+      request: socket,
       clientAddress: source.clientAddress,
-      server: source.server,
-      socket,
+      handler: location,
       prefix,
       data: options.data,
+      server: { key: serverKey(source.server), snapshot: snapshotServer(source.server, 'process') },
       onDispatched: (pid) => {
         dispatched = true;
         resolve({ pid, done });
       },
-      onSettled: (error, dropped) => {
-        if (!dispatched) {
-          socket.destroy();
-          reject(
-            error ??
-              new HandoffError(
-                dropped
-                  ? 'the connection closed, or the pool closed, before a child took the connection'
-                  : 'the connection was not handed over',
-              ),
-          );
-          resolveDone(error);
-          return;
-        }
-        if (error !== null) report(error);
-        resolveDone(error);
-      },
-    };
-    pool[submitJob](job).catch((error: unknown) => {
-      socket.destroy();
-      reject(error);
+    });
+    const done: Promise<Error | null> = placing.then(
+      ({ outcome }) =>
+        outcome.then(
+          () => null,
+          (error: Error) => error,
+        ),
+      (error: Error) => error,
+    );
+    void done.then((error) => {
+      if (!dispatched) {
+        socket.destroy();
+        reject(
+          error ??
+            new HandoffError('the connection closed, or the pool closed, before a child took it'),
+        );
+        return;
+      }
+      if (error !== null) report(error);
     });
   });
+}
+
+const serverKeys = new WeakMap<object, number>();
+let nextServerKey = 1;
+
+/** One key per server object, so a child keeps one `this.server` per server. */
+function serverKey(server: object): number {
+  let key = serverKeys.get(server);
+  if (key === undefined) {
+    key = nextServerKey++;
+    serverKeys.set(server, key);
+  }
+  return key;
 }
 
 /**
@@ -203,12 +210,7 @@ function takeUnread(socket: Socket, rfile: Reader | undefined, replay?: Uint8Arr
   }
   // `read()` may restart reading; stop it at the handle, as `pauseOnConnect` does,
   // so nothing more is read into this process before the handle leaves it.
-  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })
-    ._handle;
-  if (handle?.readStop) {
-    handle.reading = false;
-    handle.readStop();
-  }
+  stopReading(socket);
   return Buffer.concat(parts);
 }
 

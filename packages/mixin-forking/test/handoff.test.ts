@@ -145,7 +145,9 @@ describe('forkHandoff', () => {
     const client = await LineClient.open(server.serverAddress as InetAddress);
     client.send('fork boom\n');
     expect(await client.line()).toBe(`parent ${process.pid}`);
-    // The child's handler reads to end of stream; the peer resets the connection instead.
+    // Once the child owns the connection (forkHandoff resolved), the peer resets it while the
+    // child's handler reads to end of stream.
+    while (server.handoffs.length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
     client.socket.resetAndDestroy();
     const error = await server.handoffs[0]!.done;
     await server.log.waitFor(1);
@@ -164,8 +166,11 @@ describe('forkHandoff', () => {
     class Probe extends StreamRequestHandler {
       static override moduleUrl = import.meta.url;
       override async handle() {
+        // JavaScript callers can pass what the types refuse: they get a clear error too.
         for (const options of [{ handler: NoUrl }, { handler: Finisher, data: { big: 1n } }]) {
-          await forkHandoff(this, { pool, ...options }).catch((error) => errors.push(error));
+          await forkHandoff(this, { pool, ...(options as { handler: typeof Finisher }) }).catch(
+            (error) => errors.push(error),
+          );
         }
         await this.wfile.write('still mine\n');
       }

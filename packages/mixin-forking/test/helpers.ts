@@ -147,8 +147,8 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** What the command line of a forking child contains. */
-const CHILD_SCRIPT = 'mixin-forking/dist/child.js';
+/** What the command line of a forking child contains: the host layer's bootstrap names its script. */
+const CHILD_SCRIPT = 'socketserver-host.js';
 
 /**
  * The pids of this process's child processes that run the forking child

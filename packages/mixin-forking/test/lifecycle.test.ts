@@ -8,8 +8,7 @@ import type { Socket } from 'node:net';
 import type { InetAddress } from '@socketserver/core';
 import { TCPServer } from '@socketserver/transport-inet';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Job, submitJob } from '../src/child-pool.js';
-import { ChildPool, ForkingMixIn } from '../src/index.js';
+import { ForkingMixIn } from '../src/index.js';
 import { PidHandler } from './fixtures/handlers.mjs';
 import { ErrorLog, isAlive, LineClient, serve } from './helpers.js';
 
@@ -51,10 +50,8 @@ async function askPid(address: InetAddress): Promise<number> {
 }
 
 describe('child lifecycle', () => {
-  it('retires a child idle for childIdleTimeout; collectChildren({ blocking }) waits for exits', async () => {
-    const server = await ForkingTCPServer.create({ host: HOST, port: 0 }, PidHandler, {
-      childIdleTimeout: 0,
-    });
+  it('collectChildren({ blocking }) retires every child and waits for their exits', async () => {
+    const server = await ForkingTCPServer.create({ host: HOST, port: 0 }, PidHandler);
     cleanups.push(serve(server));
     const pid = await askPid(server.serverAddress as InetAddress);
     await server.collectChildren({ blocking: true });
@@ -85,20 +82,16 @@ describe('child lifecycle', () => {
     await stop();
   });
 
-  it('a child that cannot start fails the waiting request with the reason, never a hang', async () => {
-    const server = await ForkingTCPServer.create({ host: HOST, port: 0 }, PidHandler, {
-      childExecArgv: ['--no-such-node-option'],
+  it('a child that cannot start fails create with the reason, never a hang', async () => {
+    const creating = ForkingTCPServer.create({ host: HOST, port: 0 }, PidHandler, {
+      // A preload that ends the process before the host runtime runs.
+      hostExecArgv: ['--import', 'data:text/javascript,process.exit(9)'],
     });
-    cleanups.push(serve(server));
-    const client = await LineClient.open(server.serverAddress as InetAddress);
-    client.send('pid\n');
-    expect(await client.line()).toBe(null);
-    await server.log.waitFor(1);
-    const { error, clientAddress } = server.log.errors[0]!;
-    expect(error).toMatchObject({ code: 'ERR_SOCKETSERVER_CHILD_EXITED', exitCode: 9 });
-    expect(error.message).toContain('while starting');
-    expect((clientAddress as InetAddress).port).toBe(client.port);
-    client.close();
+    await expect(creating).rejects.toMatchObject({
+      code: 'ERR_SOCKETSERVER_HOST_EXITED',
+      exitCode: 9,
+      message: expect.stringContaining('while starting'),
+    });
   });
 
   it('blockOnClose false: serverClose does not wait; the child finishes its request, then exits', async () => {
@@ -122,6 +115,7 @@ describe('child lifecycle', () => {
   it('bounds the requests waiting for a busy child, and serves them all', async () => {
     const server = await ForkingTCPServer.create({ host: HOST, port: 0 }, PidHandler, {
       maxChildren: 1,
+      hostConcurrency: 1,
       maxWaitingRequests: 1,
       requestQueueSize: 16,
     });
@@ -139,78 +133,32 @@ describe('child lifecycle', () => {
       }),
     );
     expect(new Set(pids).size).toBe(1);
-    // One waiting for the busy child (the bound), plus one place for a child still to start.
-    expect(server.mostWaiting).toBeLessThanOrEqual(2);
+    // At most one waits for the busy child: the bound.
+    expect(server.mostWaiting).toBeLessThanOrEqual(1);
     expect(server.log.errors).toEqual([]);
   });
 
-  it('a child that died between requests: the next request settles with an error, its connection closed', async () => {
-    const pool = new ChildPool({ maxChildren: 1 });
-    cleanups.push(() => pool.close());
-    const serverLike = { name: 'test' };
-    const { createServer, connect } = await import('node:net');
-    const accepted: Socket[] = [];
-    const listener = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) =>
-      accepted.push(socket),
-    );
-    await new Promise<void>((resolve) => listener.listen(0, HOST, resolve));
-    cleanups.push(async () => {
-      listener.close();
+  it('a child that died between requests: the next request settles with an error or a new child, never a hang', async () => {
+    const server = await ForkingTCPServer.create({ host: HOST, port: 0 }, PidHandler, {
+      maxChildren: 1,
     });
-    const port = (listener.address() as { port: number }).port;
-    const request = async (): Promise<{ client: Socket; socket: Socket }> => {
-      const client = connect(port, HOST);
-      client.on('error', () => {});
-      while (accepted.length === 0)
-        await new Promise((resolve) => listener.once('connection', resolve));
-      return { client, socket: accepted.shift()! };
-    };
-    const run = (socket: Socket, text: string, client: Socket) =>
-      new Promise<{ error: (Error & { code?: string }) | null; reply: string }>((resolve) => {
-        let reply = '';
-        client.setEncoding('utf8');
-        client.on('data', (chunk) => {
-          reply += chunk;
-        });
-        let settled: (Error & { code?: string }) | null | undefined;
-        let closed = false;
-        const finish = () => {
-          if (settled !== undefined && closed) resolve({ error: settled, reply });
-        };
-        client.on('close', () => {
-          closed = true;
-          finish();
-        });
-        const job: Job = {
-          kind: 'stream',
-          location: { moduleUrl: PidHandler.moduleUrl!, exportName: 'PidHandler' },
-          clientAddress: { host: HOST, port: client.localPort ?? 0, family: 'IPv4' },
-          server: serverLike,
-          socket,
-          onSettled: (error) => {
-            settled = error;
-            if (error) socket.destroy();
-            finish();
-          },
-        };
-        void pool[submitJob](job);
-        client.write(text);
-      });
-    // A first request starts the child.
-    const first = await request();
-    const firstDone = run(first.socket, 'pid\nbye\n', first.client);
-    const { reply } = await firstDone;
-    const pid = Number(reply.split('\n')[0]);
-    expect(pool.activeChildren).toEqual(new Set([pid]));
-    // Kill the idle child and give the pool the next request before it hears of the death.
-    const second = await request();
+    cleanups.push(serve(server));
+    const address = server.serverAddress as InetAddress;
+    const pid = await askPid(address);
+    // Kill the idle child and give the server the next request before it hears of the death.
     process.kill(pid, 'SIGKILL');
-    const outcome = await run(second.socket, 'pid\nbye\n', second.client);
-    // Either the hand-off failed or the child died holding it: an error, never a hang.
-    expect(outcome.error?.code ?? outcome.error?.name).toMatch(
-      /ERR_SOCKETSERVER_HANDOFF|ERR_SOCKETSERVER_CHILD_EXITED/,
-    );
-    expect(outcome.reply).toBe('');
+    const client = await LineClient.open(address);
+    client.send('pid\nbye\n');
+    const first = await client.line();
+    client.close();
+    if (first === null) {
+      await server.log.waitFor(1);
+      expect((server.log.errors[0]!.error as { code?: string }).code).toMatch(
+        /ERR_SOCKETSERVER_HANDOFF|ERR_SOCKETSERVER_HOST_EXITED/,
+      );
+    } else expect(Number(first)).not.toBe(pid);
+    // Either way a new child serves what comes next.
+    expect(await askPid(address)).not.toBe(pid);
   });
 
   it('leaves no orphan: children exit when the parent process dies', async () => {

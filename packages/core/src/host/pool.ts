@@ -95,6 +95,9 @@ interface PoolHost {
   aborting: Map<number, NodeJS.Timeout>;
   /** Called once it is ready (the pool's first host: `start()` waits for it). */
   onReady: (() => void) | null;
+  /** How it ended: its exit code, or the signal that ended it. */
+  exitCode: number | null;
+  exitSignal: string | null;
   exited: Promise<void>;
   markExited(): void;
 }
@@ -202,7 +205,9 @@ export class HostPool {
     this.validate();
     const host = this.#spawn();
     this.#first = new Promise<void>((resolve, reject) => {
-      host.exited.then(() => reject(host.loadError ?? this.#exitError(host, null, null, true)));
+      host.exited.then(() =>
+        reject(host.loadError ?? this.#exitError(host, host.exitCode, host.exitSignal, true)),
+      );
       host.onReady = resolve;
     });
     this.#first.catch(() => {
@@ -299,10 +304,9 @@ export class HostPool {
     return this.#choose() !== null || this.#canSpawn();
   }
 
+  /** Whether another host may start: every live host counts, starting and exiting ones too. */
   #canSpawn(): boolean {
-    let live = 0;
-    for (const host of this.#hosts) if (host.state !== 'retiring') live++;
-    return live < this.#settings().maxHosts;
+    return this.#hosts.size < this.#settings().maxHosts;
   }
 
   /** The host serving the fewest requests among those with room, or null. */
@@ -379,6 +383,8 @@ export class HostPool {
       fatal: null,
       aborting: new Map(),
       onReady: null,
+      exitCode: null,
+      exitSignal: null,
       exited: new Promise<void>((resolve) => {
         markExited = resolve;
       }),
@@ -468,6 +474,8 @@ export class HostPool {
     if (host.state === 'gone') return;
     const wasStarting = host.state === 'starting';
     host.state = 'gone';
+    host.exitCode = code;
+    host.exitSignal = signal;
     if (host.idleTimer !== null) clearTimeout(host.idleTimer);
     for (const grace of host.aborting.values()) clearTimeout(grace);
     this.#hosts.delete(host);
