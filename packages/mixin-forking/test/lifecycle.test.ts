@@ -4,7 +4,6 @@
  * when the parent process dies.
  */
 import { spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
 import type { InetAddress } from '@socketserver/core';
 import { TCPServer } from '@socketserver/transport-inet';
 import { afterEach, describe, expect, it } from 'vitest';
