@@ -22,7 +22,6 @@ import {
   type Mode,
   modes,
   NotAvailableError,
-  THREADING_MAX_THREADS,
   TRANSPORTS,
   type Transport,
   transports,
@@ -45,8 +44,10 @@ Options:
   --transport T  tcp | udp | unix | unix-dgram                (default: tcp)
   --mode M       sync       one request at a time
                  eventloop  many at once on Node's event loop (default)
-                 threading  handlers in worker threads (${THREADING_MAX_THREADS} at most)
-                 forking    handlers in child processes (40 at most)
+                 threading  handlers in worker threads (one per core, each
+                            serving many connections at once)
+                 forking    handlers in child processes (one per core, each
+                            serving many connections at once)
   --host H       address to bind, tcp and udp; ::1 for IPv6   (default: ${DEFAULT_HOST})
   --port P       port, tcp and udp; 0 picks a free one        (default: ${DEFAULT_PORT})
   --path P       socket file, unix and unix-dgram   (default: ./${DEFAULT_PATH})

@@ -113,13 +113,6 @@ export interface ModeRow {
   settings: Record<string, unknown>;
 }
 
-/**
- * Most worker threads in `threading` mode (16): each connection keeps its
- * worker until the client closes, so more than the cores; further
- * connections wait for a free worker.
- */
-export const THREADING_MAX_THREADS = 16;
-
 /** The modes table. */
 export const modes: Record<Mode, ModeRow> = {
   sync: {
@@ -135,13 +128,13 @@ export const modes: Record<Mode, ModeRow> = {
   threading: {
     packageName: '@socketserver/mixin-threading',
     wrap: async (Base) => (await import('@socketserver/mixin-threading')).ThreadingMixIn(Base),
-    // A connection holds its worker for as long as the client stays: allow
-    // more workers than cores (the mix-in's default, sized for CPU work).
-    settings: { maxThreads: THREADING_MAX_THREADS },
+    // The mix-in's defaults: one worker per core, each serving many connections at once.
+    settings: {},
   },
   forking: {
     packageName: '@socketserver/mixin-forking',
     wrap: async (Base) => (await import('@socketserver/mixin-forking')).ForkingMixIn(Base),
+    // The mix-in's defaults: one child per core, each serving many connections at once.
     // Children ignore SIGINT/SIGTERM sent to the whole process group (Ctrl-C):
     // the mix-in's parent shuts down gracefully and lets their requests finish.
     settings: {},

@@ -100,12 +100,12 @@ async function oneAtATime(target: Target, mode: Mode, whileHeld: () => void): Pr
 
 /**
  * The mode is the one asked for: `forking` has child processes running the
- * mix-in's child script and the others have none; `threading` has more
+ * host layer's script and the others have none; `threading` has more
  * threads than when it started (its workers).
  */
 function checkWhereHandlersRun(server: EchoServer, mode: Mode, baseline: ProcessFacts): void {
   const facts = processFacts(server.proc.pid!);
-  const forked = facts.children.filter((cmdline) => cmdline.includes('mixin-forking'));
+  const forked = facts.children.filter((cmdline) => cmdline.includes('socketserver-host.js'));
   if (mode === 'forking') expect(forked.length).toBeGreaterThan(0);
   else expect(facts.children).toEqual([]);
   if (mode === 'threading') expect(facts.threads).toBeGreaterThan(baseline.threads);
