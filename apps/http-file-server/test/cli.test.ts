@@ -119,6 +119,29 @@ describe('socketserver-http', () => {
     },
   );
 
+  it.each(['eventloop', 'threading', 'forking', 'sync'])(
+    '--mode %s: SIGTERM closes idle connections within 1 s, wherever their handler runs',
+    async (mode) => {
+      const cli = await startCli(['0', '-b', '127.0.0.1', '--mode', mode, '--quiet']);
+      const clients = await Promise.all([0, 1, 2].map(() => RawClient.connect(cli.port)));
+      if (mode === 'sync') {
+        // One connection at a time, no keep-alive: the one being served waits for its request.
+        clients.splice(1).forEach((client) => client.socket.destroy());
+      } else {
+        // Kept alive after a response: idle, waiting for the next request.
+        for (const client of clients) {
+          client.write('GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+          expect((await client.response()).body.toString()).toBe('hello');
+        }
+      }
+      const started = Date.now();
+      cli.child.kill('SIGTERM');
+      await Promise.all(clients.map((client) => client.waitClosed()));
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(await cli.exited).toBe(0);
+    },
+  );
+
   it('--unix serves on a Unix socket and removes it on exit', async () => {
     const path = join(temp.dir, 'http.sock');
     const cli = await startCli(['--unix', path, '-d', temp.dir, '--quiet']);

@@ -266,8 +266,10 @@ export class BaseHTTPRequestHandler extends StreamRequestHandler<any> implements
   /**
    * Closes the connection at once if it waits for a request, or after the
    * response in progress otherwise (a graceful stop; see `HTTPServer`).
+   * Core calls it on `shutdown()` and `serverClose()`, in whichever thread
+   * or process runs the handler.
    */
-  closeWhenIdle(): void {
+  override closeWhenIdle(): void {
     this.#closing = true;
     if (!this.busy) destroyWhenWritten(this.connection);
   }
