@@ -7,6 +7,7 @@
  * @module
  */
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import {
   type Awaitable,
@@ -52,13 +53,13 @@ const MODES: Record<ServeMode, ModeRow> = {
     handlerSettings: {},
     busy: (server: HTTPServerState) => count(server.busyConnections, 'response', 'in progress'),
   },
-  // A kept-alive connection holds its thread or child: pools sized for connections, not cores.
+  // One worker thread or child per core (the mix-ins' default), each serving its share at once.
   threading: {
     wrap: async (Base) =>
       (await optionalImport('@socketserver/mixin-threading', '--mode threading')).ThreadingMixIn(
         Base,
       ),
-    settings: (max) => ({ maxThreads: max ?? 16 }),
+    settings: (max) => ({ hostConcurrency: perCore(max) }),
     handlerSettings: {},
     busy: (server: { activeRequests: number }) =>
       count(server.activeRequests, 'connection', 'in worker threads'),
@@ -66,10 +67,10 @@ const MODES: Record<ServeMode, ModeRow> = {
   forking: {
     wrap: async (Base) =>
       (await optionalImport('@socketserver/mixin-forking', '--mode forking')).ForkingMixIn(Base),
-    settings: (max) => ({ maxChildren: max ?? 40 }),
+    settings: (max) => ({ hostConcurrency: perCore(max) }),
     handlerSettings: {},
-    busy: (server: { activeChildren: Set<number> }) =>
-      count(server.activeChildren.size, 'child process', 'serving'),
+    busy: (server: { activeRequests: number }) =>
+      count(server.activeRequests, 'connection', 'in child processes'),
   },
   // One connection at a time, as Python's plain HTTPServer: keeping it open would starve the others.
   sync: {
@@ -80,7 +81,12 @@ const MODES: Record<ServeMode, ModeRow> = {
   },
 };
 
-/** `2 responses in progress`, `1 child process serving`, or `''` for none. */
+/** `--max-connections` (default 1000) spread over one worker thread or child process per core. */
+function perCore(maxConnections: number | undefined): number {
+  return Math.ceil((maxConnections ?? 1000) / availableParallelism());
+}
+
+/** `2 responses in progress`, `3 connections in child processes`, or `''` for none. */
 function count(n: number, noun: string, where: string): string {
   if (n === 0) return '';
   const plural = noun.endsWith('s') ? `${noun}es` : `${noun}s`;
@@ -98,9 +104,10 @@ export interface FileServerOptions extends Partial<HTTPSettings>, Partial<FileSe
   /** Concurrency mode (default `eventloop`). */
   mode?: ServeMode;
   /**
-   * Most connections served at once; more wait in the accept queue. Default
-   * 1000 for `eventloop`; for `threading` it is the number of worker
-   * threads (default 16), for `forking` the number of children (default 40).
+   * Most connections served at once; more wait in the accept queue (default
+   * 1000). In `threading` and `forking` modes they are spread over one
+   * worker thread or child process per core, each serving its share at once:
+   * idle connections never start more threads or processes than cores.
    */
   maxConnections?: number;
   /** Connections that may wait beyond `maxConnections`; more are closed at once (default 511, also the listen backlog). */
