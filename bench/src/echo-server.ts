@@ -1,9 +1,10 @@
 /**
  * An echo server in its own process:
- * `node echo-server.js <kind> [--path socket-path] [--settings json]`.
+ * `node echo-server.js <kind> [--path socket-path] [--settings json] [--handler cpu]`.
  * Kinds are `<tcp|udp|unix|unixdgram>-<raw|plain|evloop|threading|forking>`: `raw`
  * is node:net/node:dgram at its simplest (the limit inside Node), the
- * others are @socketserver servers running `handlers.js`, created with
+ * others are @socketserver servers running `handlers.js` (the echo, or with
+ * `--handler cpu` the CPU-bound echo), created with
  * `Server.create(address, Handler, settings)`.
  *
  * Prints `READY {json}` once listening, or `UNAVAILABLE <reason>` and exits
@@ -102,6 +103,7 @@ async function socketServer(
   mode: string,
   path: string | undefined,
   settings: Record<string, unknown>,
+  cpu: boolean,
 ): Promise<Running> {
   const core = await importPackage('core');
   const handlers = await import(new URL('./handlers.js', import.meta.url).href);
@@ -130,7 +132,11 @@ async function socketServer(
     Server = exportOf(await importPackage('mixin-forking'), 'mixin-forking', 'ForkingMixIn')(Base);
   }
   const datagram = transport === 'udp' || transport === 'unixdgram';
-  const Handler = datagram ? handlers.EchoDatagramHandler : handlers.EchoStreamHandler;
+  const Handler = datagram
+    ? handlers.EchoDatagramHandler
+    : cpu
+      ? handlers.CpuEchoHandler
+      : handlers.EchoStreamHandler;
   const address = transport.startsWith('unix') ? path! : { host: '127.0.0.1', port: 0 };
   const server = await Server.create(address, Handler, settings);
   void server.serveForever().catch((error: unknown) => {
@@ -150,7 +156,11 @@ async function socketServer(
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { path: { type: 'string' }, settings: { type: 'string' } },
+    options: {
+      path: { type: 'string' },
+      settings: { type: 'string' },
+      handler: { type: 'string' },
+    },
   });
   const kind = positionals[0] as NodeKind | undefined;
   const path = values.path;
@@ -171,7 +181,7 @@ async function main(): Promise<void> {
     running =
       mode === 'raw'
         ? await rawServer(transport, path)
-        : await socketServer(transport, mode, path, settings);
+        : await socketServer(transport, mode, path, settings, values.handler === 'cpu');
   } catch (error) {
     if (error instanceof Unavailable) {
       process.stdout.write(`UNAVAILABLE ${error.message}\n`);

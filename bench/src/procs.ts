@@ -89,6 +89,8 @@ export interface ServerHandle {
   command(line: string, answerPrefix: string, timeoutMs?: number): Promise<string>;
   /** Resident set size of the server's main process, from /proc (bytes). */
   rss(): number;
+  /** Resident set size of the server's whole process group (its children included), in bytes. */
+  groupRss(): number;
   stop(): Promise<void>;
 }
 
@@ -197,6 +199,7 @@ export function startServer(
           return answer;
         },
         rss: () => rssOf(ready.pid),
+        groupRss: () => groupRss(child.pid!),
         stop,
       };
     },
@@ -307,33 +310,52 @@ export function startGenerator(
 }
 
 /**
- * CPU time (ms) used so far by every process in a process group: a server
- * and the children it forked (reaped children count through their parent's
- * cutime/cstime). From /proc; 0 when the group is gone.
+ * Calls `visit` with the pid and the `/proc/<pid>/stat` fields (after the
+ * command name) of every process in a process group: a server and the
+ * children it forked.
  */
-export function groupCpuMs(pgid: number): number {
-  const tick = 10; // USER_HZ is 100 on Linux
-  let total = 0;
+function forEachInGroup(pgid: number, visit: (pid: string, fields: string[]) => void): void {
   let entries: string[] = [];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return 0;
+    return;
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Fields after the command name (which may contain spaces) start at ") ".
+      // Fields after the command name (which may contain spaces) start at ") "; fields[2] is pgrp.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // fields[2] is pgrp; utime, stime, cutime, cstime are fields[11..14].
-      if (Number(fields[2]) !== pgid) continue;
-      total +=
-        (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * tick;
+      if (Number(fields[2]) === pgid) visit(entry, fields);
     } catch {
       // the process ended meanwhile
     }
   }
+}
+
+/**
+ * CPU time (ms) used so far by every process in a process group (reaped
+ * children count through their parent's cutime/cstime). From /proc; 0 when
+ * the group is gone.
+ */
+export function groupCpuMs(pgid: number): number {
+  const tick = 10; // USER_HZ is 100 on Linux
+  let total = 0;
+  // utime, stime, cutime, cstime are fields[11..14].
+  forEachInGroup(pgid, (_pid, fields) => {
+    total +=
+      (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * tick;
+  });
+  return total;
+}
+
+/** Resident memory (VmRSS, bytes) of every process in a process group: a server and its children. */
+export function groupRss(pgid: number): number {
+  let total = 0;
+  forEachInGroup(pgid, (pid) => {
+    total += rssOf(Number(pid));
+  });
   return total;
 }
 

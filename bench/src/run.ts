@@ -24,6 +24,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { burn } from './handlers.js';
 import { Histogram } from './histogram.js';
 import type { LoadConfig, ResultMessage } from './load-config.js';
 import { type GeneratorKind, nativeGeneratorBuilt } from './native-gen.js';
@@ -117,9 +118,11 @@ interface EchoRow {
   connections: number;
   /** Ratios to show: [label, row id]. The first is the row's baseline. */
   compare: Array<[string, string]>;
+  /** `cpu`: the CPU-bound echo (`CpuEchoHandler`) instead of the echo. */
+  handler?: 'cpu';
 }
 
-type Section = 'tcp' | 'udp' | 'unix' | 'unixdgram' | 'tcp-short' | 'unix-short';
+type Section = 'tcp' | 'udp' | 'unix' | 'unixdgram' | 'tcp-short' | 'unix-short' | 'cpu';
 
 const SECTIONS: Record<Section, string> = {
   tcp: 'TCP echo over kept connections (64-byte lines, one outstanding per connection)',
@@ -129,6 +132,7 @@ const SECTIONS: Record<Section, string> = {
     'Unix datagram echo (64-byte datagrams, one outstanding per client socket, each bound to its own path)',
   'tcp-short': 'TCP short connections (connect, one 64-byte line, read the echo, close)',
   'unix-short': 'Unix stream short connections (connect, one line, read the echo, close)',
+  cpu: 'CPU-bound handler over kept TCP connections (each line: about 5 ms of SHA-256, then the echo)',
 };
 
 function rows(): EchoRow[] {
@@ -170,9 +174,13 @@ function rows(): EchoRow[] {
     ];
     add('raw', 'raw node:net (baseline)', { node: 'tcp-raw' }, n);
     add('evloop', 'EventLoopMixIn(TCPServer)', { node: 'tcp-evloop' }, n, vsRawAndPy);
-    add('threading', 'ThreadingMixIn(TCPServer)', { node: 'tcp-threading' }, n, vsRawAndPy);
-    add('forking', 'ForkingMixIn(TCPServer)', { node: 'tcp-forking' }, F, [
+    add('threading', 'ThreadingMixIn(TCPServer)', { node: 'tcp-threading' }, n, [
+      ...vsRawAndPy,
+      ['EventLoopMixIn', 'evloop'],
+    ]);
+    add('forking', 'ForkingMixIn(TCPServer)', { node: 'tcp-forking' }, n, [
       ['py ForkingTCPServer', 'py-forking'],
+      ['EventLoopMixIn', 'evloop'],
     ]);
     add('py-threading', 'Python ThreadingTCPServer', { python: 'ThreadingTCPServer' }, n, [
       ['raw node:net', 'raw'],
@@ -219,7 +227,7 @@ function rows(): EchoRow[] {
     add('raw', 'raw node:net on a path (baseline)', { node: 'unix-raw' }, n);
     add('evloop', 'EventLoopMixIn(UnixStreamServer)', { node: 'unix-evloop' }, n, vsRawAndPy);
     add('threading', 'ThreadingMixIn(UnixStreamServer)', { node: 'unix-threading' }, n, vsRawAndPy);
-    add('forking', 'ForkingMixIn(UnixStreamServer)', { node: 'unix-forking' }, F, [
+    add('forking', 'ForkingMixIn(UnixStreamServer)', { node: 'unix-forking' }, n, [
       ['raw node:net', 'raw'],
     ]);
     add(
@@ -273,7 +281,39 @@ function rows(): EchoRow[] {
       D,
     );
   }
+  {
+    // A handler whose work dwarfs the I/O: what worker threads and children are for.
+    const add = sectionRows('cpu', 'tcp', 'kept');
+    const C = smoke ? 2 : 8;
+    const cpu = (name: string, label: string, node: NodeKind, compare: Array<[string, string]>) => {
+      add(name, label, { node }, C, compare);
+      list[list.length - 1]!.handler = 'cpu';
+    };
+    cpu('evloop', 'EventLoopMixIn(TCPServer), CPU-bound', 'tcp-evloop', []);
+    cpu('threading', 'ThreadingMixIn(TCPServer), CPU-bound', 'tcp-threading', [
+      ['EventLoopMixIn', 'evloop'],
+    ]);
+    cpu('forking', 'ForkingMixIn(TCPServer), CPU-bound', 'tcp-forking', [
+      ['EventLoopMixIn', 'evloop'],
+    ]);
+  }
   return list.filter((row) => selected(row.id));
+}
+
+/** SHA-256 rounds that take about 5 ms here (the CPU-bound rows' work per request), measured once. */
+let hashRounds = 0;
+
+/** Times `burn` in this process, once warm: rounds per 5 ms, the fastest of eight trials of 10,000. */
+function calibrateHashRounds(): number {
+  const trial = 10_000;
+  let best = 0;
+  for (let i = 0; i < 8; i++) {
+    const start = performance.now();
+    burn(trial);
+    // The fastest trial: the others were slowed down by a cold JIT or a busy machine.
+    best = Math.max(best, trial / (performance.now() - start));
+  }
+  return Math.max(1, Math.round(best * 5));
 }
 
 /** Whether `--only` (comma-separated substrings of row ids) selects this id; everything without it. */
@@ -323,28 +363,19 @@ function socketPath(): string {
 }
 
 /**
- * Settings given to @socketserver servers. Python's ThreadingMixIn starts a
- * thread per request without bound; ours has a pool (default: one worker per
- * core, one request per worker), so it gets one worker per connection here,
- * or kept connections beyond the pool would wait for ever.
+ * Settings given to @socketserver servers: the CPU-bound rows' work, and
+ * `--settings`, for experiments (the report says so).
  */
 function serverSettings(row: EchoRow): Record<string, unknown> {
   const extra = JSON.parse(flags.settings ?? '{}') as Record<string, unknown>;
-  if (
-    'node' in row.server &&
-    row.server.node.endsWith('-threading') &&
-    row.mode === 'kept' &&
-    row.transport !== 'udp'
-  ) {
-    return { maxThreads: row.connections, ...extra };
-  }
-  return extra;
+  return row.handler === 'cpu' ? { hashRounds, ...extra } : extra;
 }
 
 function serverCommand(
   spec: ServerSpec,
   path: string | undefined,
   settings: Record<string, unknown> = {},
+  handler?: 'cpu',
 ): [string, string[]] {
   if ('python' in spec) {
     return [
@@ -360,6 +391,7 @@ function serverCommand(
       ...(path ? ['--path', path] : []),
       '--settings',
       JSON.stringify(settings),
+      ...(handler ? ['--handler', handler] : []),
     ],
   ];
 }
@@ -401,7 +433,7 @@ async function runEcho(row: EchoRow): Promise<RowResult> {
   const path = row.transport.startsWith('unix') ? socketPath() : undefined;
   let server: ServerHandle;
   try {
-    const [command, args] = serverCommand(row.server, path, serverSettings(row));
+    const [command, args] = serverCommand(row.server, path, serverSettings(row), row.handler);
     server = await startServer(command, args);
   } catch (error) {
     if (error instanceof ServerStartError) return failedResult(error.kind, error.message);
@@ -539,6 +571,9 @@ interface MemoryResult {
   /** Buffers outside the V8 heap per connection (external + arrayBuffers, bytes). */
   externalPerConnection: number;
   serverConnections: number;
+  /** VmRSS of the server's whole process group (threads are in it; children are added), bytes. */
+  treeBefore: number;
+  treeAfter: number;
 }
 
 type MemoryUsage = { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
@@ -548,7 +583,17 @@ async function memoryUsage(server: ServerHandle): Promise<MemoryUsage> {
   return JSON.parse((await server.command('mem', 'MEM ')).slice(4)) as MemoryUsage;
 }
 
-const MEMORY_ROWS: Array<{ id: string; label: string; kind: NodeKind; baseline?: string }> = [
+/**
+ * Memory rows. `connections`: a whole-server row, with that many idle
+ * connections (threads and children included), for the goals of issue 21.
+ */
+const MEMORY_ROWS: Array<{
+  id: string;
+  label: string;
+  kind: NodeKind;
+  baseline?: string;
+  connections?: number;
+}> = [
   { id: 'mem:tcp-raw', label: 'raw node:net TCP (baseline)', kind: 'tcp-raw' },
   {
     id: 'mem:tcp-evloop',
@@ -563,9 +608,33 @@ const MEMORY_ROWS: Array<{ id: string; label: string; kind: NodeKind; baseline?:
     kind: 'unix-evloop',
     baseline: 'mem:unix-raw',
   },
+  {
+    id: 'mem:tcp-evloop-1000',
+    label: 'EventLoopMixIn(TCPServer)',
+    kind: 'tcp-evloop',
+    connections: 1000,
+  },
+  {
+    id: 'mem:tcp-threading',
+    label: 'ThreadingMixIn(TCPServer)',
+    kind: 'tcp-threading',
+    connections: 1000,
+  },
+  {
+    id: 'mem:tcp-forking',
+    label: 'ForkingMixIn(TCPServer)',
+    kind: 'tcp-forking',
+    connections: 1000,
+  },
 ];
 
-async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Promise<MemoryResult> {
+async function runMemory(
+  row: (typeof MEMORY_ROWS)[number],
+  defaultCount: number,
+): Promise<MemoryResult> {
+  const wanted = smoke
+    ? Math.min(row.connections ?? defaultCount, defaultCount)
+    : (row.connections ?? defaultCount);
   const base = {
     id: row.id,
     label: row.label,
@@ -577,6 +646,8 @@ async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Pro
     heapTotalPerConnection: Number.NaN,
     externalPerConnection: Number.NaN,
     serverConnections: 0,
+    treeBefore: 0,
+    treeAfter: 0,
   };
   const limits = openFileLimits();
   const need = wanted + 200;
@@ -636,11 +707,13 @@ async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Pro
   try {
     const before = await memoryUsage(server);
     const rssBefore = server.rss();
+    const treeBefore = server.groupRss();
     const ready = await Promise.all(generators.map((generator) => generator.ready));
     const connected = ready.reduce((total, message) => total + message.connected, 0);
     const serverConnections = Number((await server.command('conns', 'CONNS')).split(' ')[1]);
     const after = await memoryUsage(server);
     const rssAfter = server.rss();
+    const treeAfter = server.groupRss();
     for (const generator of generators) generator.send({ type: 'release' });
     const results = await Promise.all(generators.map((generator) => generator.result));
     const mismatches = results.reduce((total, result) => total + result.mismatches, 0);
@@ -661,6 +734,8 @@ async function runMemory(row: (typeof MEMORY_ROWS)[number], wanted: number): Pro
         (after.external + after.arrayBuffers - before.external - before.arrayBuffers) /
         Math.max(1, connected),
       serverConnections,
+      treeBefore,
+      treeAfter,
     };
   } catch (error) {
     return { ...base, status: 'failed', reason: (error as Error).message };
@@ -794,7 +869,8 @@ function report(
   out.push(
     `${started.toISOString()}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}; ` +
       `warm-up ${settings.warmupMs} ms, window ${settings.durationMs} ms, ${settings.rounds} round(s) (median shown), ` +
-      `${settings.generators} load generator process(es) per row, generator: ${generator.note}; whole run ${seconds.toFixed(0)} s.`,
+      `${settings.generators} load generator process(es) per row, generator: ${generator.note}; ` +
+      `CPU-bound rows: ${hashRounds} SHA-256 rounds per request; whole run ${seconds.toFixed(0)} s.`,
   );
   out.push('');
   out.push(
@@ -847,7 +923,10 @@ function report(
       );
     }
   }
-  if (memory.length > 0) {
+  const whole = (result: MemoryResult) =>
+    MEMORY_ROWS.find((row) => row.id === result.id)?.connections !== undefined;
+  const perConnection = memory.filter((result) => !whole(result));
+  if (perConnection.length > 0) {
     out.push(
       '',
       `## Resident memory per idle open connection (${settings.memoryConnections.toLocaleString('en-US')} connections, server in its own process, VmRSS after gc)`,
@@ -857,7 +936,7 @@ function report(
       '| server | connections held | RSS before | RSS with connections | RSS per connection | ratio | V8 heap used / total per conn | buffers per conn |',
     );
     out.push('|---|--:|--:|--:|--:|--:|--:|--:|');
-    for (const result of memory) {
+    for (const result of perConnection) {
       if (result.status !== 'ok') {
         out.push(
           `| ${result.label} | ${result.status === 'unavailable' ? 'not available' : 'FAILED'}: ${result.reason ?? ''} | | | | | | |`,
@@ -872,6 +951,23 @@ function report(
           : '';
       out.push(
         `| ${result.label} | ${result.connections} | ${fmt.bytes(result.rssBefore)} | ${fmt.bytes(result.rssAfter)} | ${fmt.bytes(result.perConnection)} | ${ratio} | ${fmt.bytes(result.heapPerConnection)} / ${fmt.bytes(result.heapTotalPerConnection)} | ${fmt.bytes(result.externalPerConnection)} |`,
+      );
+    }
+  }
+  const wholeServer = memory.filter(whole);
+  if (wholeServer.length > 0) {
+    out.push(
+      '',
+      '## Resident memory of the whole server with idle connections (its worker threads and child processes included)',
+      '',
+      '| server | connections held | RSS before (process group) | RSS with connections | per connection |',
+      '|---|--:|--:|--:|--:|',
+    );
+    for (const result of wholeServer) {
+      out.push(
+        result.status === 'ok'
+          ? `| ${result.label} | ${result.connections} | ${fmt.bytes(result.treeBefore)} | ${fmt.bytes(result.treeAfter)} | ${fmt.bytes((result.treeAfter - result.treeBefore) / Math.max(1, result.connections))} |`
+          : `| ${result.label} | ${result.status === 'unavailable' ? 'not available' : 'FAILED'}: ${result.reason ?? ''} | | | |`,
       );
     }
   }
@@ -998,6 +1094,67 @@ function report(
     'tcp-short:py-plain',
     1,
   );
+  // Issue 21: worker threads and child processes that own their connections.
+  ratioGoal(
+    'threading TCP round trips ≥ 2x Python ThreadingTCPServer',
+    'tcp:threading',
+    'tcp:py-threading',
+    2,
+  );
+  ratioGoal(
+    'threading TCP round trips ≥ 0.75x EventLoopMixIn',
+    'tcp:threading',
+    'tcp:evloop',
+    0.75,
+  );
+  ratioGoal(
+    'forking TCP round trips ≥ 1x Python ForkingTCPServer',
+    'tcp:forking',
+    'tcp:py-forking',
+    1,
+  );
+  ratioGoal('forking TCP round trips ≥ 0.75x EventLoopMixIn', 'tcp:forking', 'tcp:evloop', 0.75);
+  ratioGoal(
+    'threading Unix stream round trips (bridged) ≥ 1x Python ThreadingUnixStreamServer',
+    'unix:threading',
+    'unix:py-threading',
+    1,
+  );
+  ratioGoal(
+    'threading CPU-bound requests ≥ 1.7x EventLoopMixIn',
+    'cpu:threading',
+    'cpu:evloop',
+    1.7,
+  );
+  ratioGoal('forking CPU-bound requests ≥ 1.6x EventLoopMixIn', 'cpu:forking', 'cpu:evloop', 1.6);
+  ratioGoal(
+    'threading TCP short connections ≥ 1.5x Python ThreadingTCPServer',
+    'tcp-short:threading',
+    'tcp-short:py-threading',
+    1.5,
+  );
+  ratioGoal(
+    'forking TCP short connections ≥ 2x Python ForkingTCPServer',
+    'tcp-short:forking',
+    'tcp-short:py-forking',
+    2,
+  );
+  for (const [id, limit] of [
+    ['mem:tcp-threading', 250],
+    ['mem:tcp-forking', 500],
+  ] as const) {
+    const result = memory.find((entry) => entry.id === id);
+    const ok = result?.status === 'ok';
+    const mib = ok ? result.treeAfter / 1024 / 1024 : Number.NaN;
+    goals.push({
+      text: `${id.endsWith('threading') ? 'threading' : 'forking'} whole server with ${result?.connections ?? 1000} idle TCP connections ≤ ${limit} MiB`,
+      measured: mib,
+      target: limit,
+      kind: 'max',
+      detail: ok ? `${fmt.bytes(result.treeAfter)} (process group RSS)` : 'not measured',
+      available: ok,
+    });
+  }
   const ours = (id: string) => !/:(raw|py-)/.test(id);
   const losing = [...echo.entries()].filter(
     ([, result]) => result.status === 'ok' && result.mismatches + result.lost > 0,
@@ -1018,7 +1175,7 @@ function report(
       (peers.length === 0 ? '' : ` (peers, for information: ${describe(peers)})`),
     available: echo.size > 0,
   });
-  out.push('', '## Goals (issue 9)', '');
+  out.push('', '## Goals (issues 9 and 21)', '');
   out.push('| goal | measured | target | | detail |');
   out.push('|---|--:|--:|---|---|');
   for (const goal of goals) {
@@ -1030,12 +1187,15 @@ function report(
         : goal.text.startsWith('no @socketserver')
           ? `**MISSED** in ${goal.measured} row(s)`
           : `**MISSED** by ${Math.abs(((goal.measured - goal.target) / (goal.target || 1)) * 100).toFixed(0)}%`;
+    const mib = goal.text.endsWith('MiB');
     const measured = goal.text.startsWith('no @socketserver')
       ? String(goal.measured)
-      : fmt.ratio(goal.measured);
+      : mib
+        ? `${goal.measured.toFixed(0)} MiB`
+        : fmt.ratio(goal.measured);
     const target = goal.text.startsWith('no @socketserver')
       ? '0'
-      : `${goal.kind === 'min' ? '≥' : '≤'} ${fmt.ratio(goal.target)}`;
+      : `${goal.kind === 'min' ? '≥' : '≤'} ${mib ? `${goal.target} MiB` : fmt.ratio(goal.target)}`;
     out.push(
       `| ${goal.text} | ${goal.available ? measured : '-'} | ${target} | ${status} | ${goal.detail} |`,
     );
@@ -1052,6 +1212,7 @@ async function main(): Promise<void> {
   tempDir = mkdtempSync(join(tmpdir(), 'ssbench-'));
   process.on('exit', () => rmSync(tempDir, { recursive: true, force: true }));
   const list = rows();
+  if (list.some((row) => row.handler === 'cpu')) hashRounds = calibrateHashRounds();
   const rounds: Map<string, RowResult[]> = new Map(list.map((row) => [row.id, []]));
   for (let round = 1; round <= settings.rounds; round++) {
     // Alternate the order between rounds so that drift over time does not favour one side.
@@ -1073,14 +1234,15 @@ async function main(): Promise<void> {
     (selected('mem:') || flags.only?.split(',').some((part) => part.startsWith('mem')))
   ) {
     const results = new Map<string, MemoryResult>();
-    await pool(MEMORY_ROWS, smoke ? settings.parallel : 1, async (row) => {
+    const memoryRows = MEMORY_ROWS.filter((row) => selected(row.id));
+    await pool(memoryRows, smoke ? settings.parallel : 1, async (row) => {
       const result = await runMemory(row, settings.memoryConnections);
       results.set(row.id, result);
       process.stderr.write(
         `[memory] ${row.id.padEnd(24)} ${result.status === 'ok' ? `${fmt.bytes(result.perConnection)} per connection (${result.connections} held, server counts ${result.serverConnections})` : `${result.status}: ${result.reason}`}\n`,
       );
     });
-    for (const row of MEMORY_ROWS) memory.push(results.get(row.id)!);
+    for (const row of memoryRows) memory.push(results.get(row.id)!);
   }
   const micro: MicroResult[] =
     flags.only === undefined || flags.only.split(',').includes('micro') ? await runMicros() : [];
