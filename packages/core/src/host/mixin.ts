@@ -183,6 +183,7 @@ export function HostMixIn<TBase extends ServerClass>(
       });
       pool.validate(this);
       assertNotEntryModule(locateHandler(this.RequestHandlerClass));
+      for (const prepare of this.requestPreparers()) assertNotEntryModule(locateExport(prepare));
       Object.defineProperty(this, kHostPool, { value: pool, configurable: true });
       return pool;
     }
