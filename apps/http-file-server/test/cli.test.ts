@@ -126,7 +126,7 @@ describe('socketserver-http', () => {
       const clients = await Promise.all([0, 1, 2].map(() => RawClient.connect(cli.port)));
       if (mode === 'sync') {
         // One connection at a time, no keep-alive: the one being served waits for its request.
-        clients.splice(1).forEach((client) => client.socket.destroy());
+        for (const client of clients.splice(1)) client.socket.destroy();
       } else {
         // Kept alive after a response: idle, waiting for the next request.
         for (const client of clients) {
