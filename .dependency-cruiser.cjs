@@ -59,9 +59,12 @@ module.exports = {
     },
     {
       name: 'no-unresolvable',
+      comment:
+        "Every import resolves, but core's host runtime: a virtual module its build makes " +
+        '(packages/core/build/host-runtime.ts bundles src/host/runtime into a string).',
       severity: 'error',
       from: {},
-      to: { couldNotResolve: true },
+      to: { couldNotResolve: true, pathNot: '^virtual:socketserver-host-runtime$' },
     },
   ],
   options: {
