@@ -58,7 +58,7 @@ it('runs every row of the benchmark with no wrong or lost reply', async () => {
   const json = join(dir, 'smoke.json');
   const { code, stdout, stderr } = await runBench(['--smoke', '--json', json]);
   expect(code, stderr).toBe(0);
-  expect(stdout).toContain('## Goals (issue 9)');
+  expect(stdout).toContain('## Goals (issues 9 and 21)');
   expect(stdout).toContain('## HTTP file server');
 
   const report = JSON.parse(readFileSync(json, 'utf8')) as {
@@ -116,6 +116,9 @@ it('runs every row of the benchmark with no wrong or lost reply', async () => {
     'mem:tcp-evloop',
     'mem:unix-raw',
     'mem:unix-evloop',
+    'mem:tcp-evloop-1000',
+    'mem:tcp-threading',
+    'mem:tcp-forking',
   ]);
   expect(report.micro.map((entry) => entry.id)).toEqual([
     'dgram-plain',
