@@ -17,6 +17,10 @@ export type SocketServerErrorCode =
   | 'ERR_SOCKETSERVER_QUEUE_FULL'
   | 'ERR_SOCKETSERVER_UNSUPPORTED'
   | 'ERR_SOCKETSERVER_SERVER_IN_HANDLER_HOST'
+  | 'ERR_SOCKETSERVER_HOST_EXITED'
+  | 'ERR_SOCKETSERVER_TIME_LIMIT'
+  | 'ERR_SOCKETSERVER_HANDOFF'
+  | 'ERR_SOCKETSERVER_LOCK_NOT_HELD'
   | (string & {});
 
 /** Base class of every error raised by @socketserver. */
