@@ -65,7 +65,7 @@ let defaultPool: ChildPool | null = null;
 
 /**
  * The process-wide pool `forkHandoff` uses when given none: default settings, idle children do not keep the process alive and
- * exit after `childIdleTimeout`. Set its fields to size it; `close()` it to
+ * exit after `hostIdleTimeout`. Set its fields to size it; `close()` it to
  * end its children (the next hand-off then starts a new pool).
  */
 export function defaultChildPool(): ChildPool {
