@@ -46,13 +46,13 @@ export interface HostPoolSettings {
 }
 
 /**
- * The default of `hostConcurrency`. Measured with the benchmark's kept TCP
- * echo on one host (see the host layer's README): a host's throughput stops
- * growing after a few dozen connections, so the limit only bounds memory
- * and latency; 512 connections cost a host about 3.5 MiB of heap, well
- * under what one more worker thread (about 13 MiB) or child (about 50 MiB)
- * costs, and two hosts then hold the 1,000 idle connections of the
- * benchmark's memory row without queueing.
+ * The default of `hostConcurrency`, chosen by measurement (bench/README.md,
+ * "Choosing hostConcurrency"): a host's kept-connection echo stops gaining
+ * throughput after a few dozen connections, so the limit only bounds its
+ * memory (about 13 KiB per idle connection) and latency. At 512, two hosts
+ * (the default on two cores) hold 1,000 connections without queueing, and a
+ * full host's connections cost about half of one more worker thread (13 MiB)
+ * or a tenth of one more child (50 MiB).
  */
 export const DEFAULT_HOST_CONCURRENCY = 512;
 
