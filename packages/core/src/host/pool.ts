@@ -309,12 +309,12 @@ export class HostPool {
     return this.#hosts.size < this.#settings().maxHosts;
   }
 
-  /** The host serving the fewest requests among those with room, or null. */
-  #choose(): PoolHost | null {
+  /** The host serving the fewest requests among those with room (`readyOnly`: started ones), or null. */
+  #choose(readyOnly = false): PoolHost | null {
     const { hostConcurrency, maxRequestsPerHost } = this.#settings();
     let best: PoolHost | null = null;
     for (const host of this.#hosts) {
-      if (host.state !== 'starting' && host.state !== 'ready') continue;
+      if (host.state !== 'ready' && (readyOnly || host.state !== 'starting')) continue;
       // A host told to drop a request it has not let go of yet may be stuck: nothing more for it.
       if (host.aborting.size > 0 || host.jobs.size >= hostConcurrency) continue;
       if (maxRequestsPerHost !== null && host.served >= maxRequestsPerHost) continue;
@@ -323,10 +323,20 @@ export class HostPool {
     return best;
   }
 
-  /** Assigns the request to a host, starting one when every live host is busy. False: none has room. */
+  /**
+   * Assigns the request to a host, starting one when every live host is
+   * busy. A connection may wait for a host that is starting (it spreads
+   * long-lived connections over the hosts); a datagram, a whole request that
+   * its client times out on, goes to a started host when one has room, and
+   * the new host takes later ones. False: no host has room.
+   */
   #place(state: JobState): boolean {
-    let host = this.#choose();
-    if ((host === null || host.jobs.size > 0) && this.#canSpawn()) host = this.#spawn();
+    const datagram = isDatagram(state.job.request);
+    let host = (datagram ? this.#choose(true) : null) ?? this.#choose();
+    if ((host === null || host.jobs.size > 0) && this.#canSpawn()) {
+      const spawned = this.#spawn();
+      if (!datagram || host === null || host.state !== 'ready') host = spawned;
+    }
     if (host === null) return false;
     this.#assign(host, state);
     return true;
@@ -592,4 +602,9 @@ export class HostPool {
     if (this.full && !this.#closing) return;
     for (const wake of this.#roomWaiters.splice(0)) wake();
   }
+}
+
+/** Whether a request is a datagram (`{ packet, socket }`) rather than a connection. */
+function isDatagram(request: unknown): boolean {
+  return typeof request === 'object' && request !== null && 'packet' in request;
 }
