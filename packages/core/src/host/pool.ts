@@ -254,9 +254,10 @@ export class HostPool {
   }
 
   /**
-   * Retires idle hosts beyond the first whose idle time passed; with
-   * `blocking`, asks every host to exit once its requests are done and
-   * resolves when they have (Python's `collect_children`).
+   * Python's `collect_children`. Idle hosts retire on their own, after
+   * `hostIdleTimeout`; with `blocking`, asks every host to exit once its
+   * requests are done and resolves when they have (new requests meanwhile
+   * start new hosts).
    */
   async collect({ blocking = false }: { blocking?: boolean } = {}): Promise<void> {
     if (!blocking) return;
