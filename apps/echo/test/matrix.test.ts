@@ -101,7 +101,8 @@ async function oneAtATime(target: Target, mode: Mode, whileHeld: () => void): Pr
 /**
  * The mode is the one asked for: `forking` has child processes running the
  * host layer's script and the others have none; `threading` has more
- * threads than when it started (its workers).
+ * threads than the same transport served on the event loop (its workers:
+ * the first one starts with the server).
  */
 function checkWhereHandlersRun(server: EchoServer, mode: Mode, baseline: ProcessFacts): void {
   const facts = processFacts(server.proc.pid!);
@@ -109,6 +110,18 @@ function checkWhereHandlersRun(server: EchoServer, mode: Mode, baseline: Process
   if (mode === 'forking') expect(forked.length).toBeGreaterThan(0);
   else expect(facts.children).toEqual([]);
   if (mode === 'threading') expect(facts.threads).toBeGreaterThan(baseline.threads);
+}
+
+/** The threads of the same transport's server in `eventloop` mode, once ready: what threading must exceed. */
+async function eventLoopFacts(transport: Transport): Promise<ProcessFacts> {
+  const where = transport.startsWith('unix')
+    ? ['--path', join(dir, `${transport}-reference.sock`)]
+    : ['--port', '0'];
+  const reference = await startEcho(['--transport', transport, '--mode', 'eventloop', ...where]);
+  const facts = processFacts(reference.proc.pid!);
+  reference.proc.kill('SIGTERM');
+  await reference.exited;
+  return facts;
 }
 
 /** SIGTERM while a request is in flight: it finishes, then exit 0, socket file gone. */
@@ -141,7 +154,8 @@ describe.concurrent('socketserver-echo: every transport in every mode', () => {
         expect(server.target.transport).toBe(transport);
         try {
           const { target } = server;
-          const baseline = processFacts(server.proc.pid!);
+          const baseline =
+            mode === 'threading' ? await eventLoopFacts(transport) : processFacts(server.proc.pid!);
           if (stream) {
             await Promise.all([0, 1, 2].map((index) => streamExchange(target, index)));
             await oneAtATime(target, mode, () => checkWhereHandlersRun(server, mode, baseline));
