@@ -39,7 +39,12 @@ import { join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const pnpm = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager;
 const work = mkdtempSync(join(tmpdir(), 'socketserver-pack-'));
-const run = (cmd, args, cwd, env = process.env) =>
+// npm is run as a user would run it: without the npm_config_* variables that pnpm exports to the
+// scripts it runs (npm warns about each one it does not know).
+const userEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_config_')),
+);
+const run = (cmd, args, cwd, env = userEnv) =>
   execFileSync(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
 
 /** An environment whose PATH has node and npm and nothing else: no compiler, no make, no python. */
@@ -48,7 +53,7 @@ function bareEnv(node) {
   symlinkSync(node, join(bin, 'node'));
   const npmCli = join(run('npm', ['root', '-g']).trim(), 'npm', 'bin', 'npm-cli.js');
   writeFileSync(join(bin, 'npm'), `#!/bin/sh\nexec "${node}" "${npmCli}" "$@"\n`, { mode: 0o755 });
-  return { ...process.env, PATH: bin };
+  return { ...userEnv, PATH: bin };
 }
 
 const packed = new Map();
@@ -84,7 +89,7 @@ function script(kind, imports, body) {
   return `${lines.join('\n')}\n(async () => {\n${body}\n})().catch((e) => { console.error(e); process.exit(1); });\n`;
 }
 
-function check(app, file, imports, body, nodes = [process.execPath], env = process.env) {
+function check(app, file, imports, body, nodes = [process.execPath], env = userEnv) {
   for (const kind of ['mjs', 'cjs']) {
     writeFileSync(join(app, `${file}.${kind}`), script(kind, imports, body));
     for (const node of nodes) {
@@ -126,7 +131,7 @@ function coreAt(version) {
   return join(out, `socketserver-core-${version}.tgz`);
 }
 
-function oneCore(core) {
+function oneCore() {
   const [major, minor, patch] = JSON.parse(
     readFileSync(join(root, 'packages/core/package.json'), 'utf8'),
   )
@@ -145,6 +150,7 @@ function oneCore(core) {
   try {
     execFileSync('npm', ['install', '--no-audit', '--no-fund', coreAt(breaking), ...dependents], {
       cwd: app,
+      env: userEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (error) {
@@ -404,7 +410,7 @@ module.exports = { Upper };
     nodes,
   );
   httpExample(core);
-  oneCore(core);
+  oneCore();
   console.log('pack check passed');
 } finally {
   rmSync(work, { recursive: true, force: true });
