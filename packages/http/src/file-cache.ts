@@ -1,5 +1,6 @@
 /**
- * `FileCache`: the bytes and response fields of small files, kept between
+ * `FileCache`: the bytes and response fields of small files (and of their
+ * compressed forms), kept between
  * requests (in the spirit of nginx's `open_file_cache`, with contents), and
  * revalidated on every use.
  *
@@ -16,29 +17,54 @@ export interface CachedFolder {
   readonly ino: number;
 }
 
-/** What the cache keeps of a file, and the identity it was read with. */
-export interface CachedFile {
-  /** The request path it is kept under. */
-  readonly key: string;
+/** A file as it was when it was read: what each use of a cached entry checks again. */
+export interface FileIdentity {
   /**
    * The absolute path it was opened by (the real root and the decoded
    * segments), which was its real path: no symbolic link on the way.
    */
   readonly path: Buffer;
-  /** The folders between the root and the file, outermost first. */
-  readonly folders: readonly CachedFolder[];
   readonly dev: number;
   readonly ino: number;
   readonly size: number;
   readonly mtimeMs: number;
   readonly ctimeMs: number;
-  /** The file's bytes (inside {@link response} once that is built). */
+}
+
+/**
+ * What the cache keeps of a file (or of an encoded form of it), and the
+ * identity of the files it was made from.
+ */
+export interface CachedFile {
+  /** The request path it is kept under (with `\0br` or `\0gzip` after it for an encoded form). */
+  readonly key: string;
+  /**
+   * The files it stands on, each checked on every use: the file its bytes
+   * come from (for a form compressed here, the original), then, for a
+   * precompressed file, the original it was made from.
+   */
+  readonly files: readonly FileIdentity[];
+  /** The folders between the root and the file, outermost first. */
+  readonly folders: readonly CachedFolder[];
+  /** The size of the bytes sent. */
+  readonly size: number;
+  /** The bytes sent (inside {@link response} once that is built). */
   body: Buffer;
   readonly etag: string;
   /** Modification time in whole seconds, in ms (what `Last-Modified` says). */
   readonly mtime: number;
   readonly lastModified: string;
   readonly contentType: string;
+  /** The content coding of {@link body}, or `''`. */
+  readonly encoding: string;
+  /** Further header lines (`Cache-Control`, `Vary`, ...), each ending in CRLF, or `''`. */
+  readonly fields: string;
+  /**
+   * For each content coding, the time (ms) until which it is known to have
+   * no encoded form (neither a precompressed file nor one worth making):
+   * requests for it are answered with this entry meanwhile.
+   */
+  noVariantUntil: Record<string, number>;
   /** A whole `200` response (head and body), built for {@link responseDate} and {@link server}. */
   response: Buffer | null;
   responseDate: string;
@@ -269,13 +295,45 @@ export function cachedFolders(root: Buffer, segments: readonly Buffer[]): Cached
 
 const SLASH = Buffer.from('/');
 
+/** The identity of an open file, by the path it was opened by. */
+export function identityOf(file: OpenFile): FileIdentity {
+  const { st, path } = file;
+  return {
+    path,
+    dev: st.dev,
+    ino: st.ino,
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    ctimeMs: st.ctimeMs,
+  };
+}
+
+/**
+ * Whether a file may be cached: it changed longer ago than the racy window
+ * ({@link isRacy} against `now`, taken before the file was looked at), and
+ * its real path is the path it was opened by (no symbolic link on the way).
+ */
+export function mayCache(file: OpenFile, now: number): boolean {
+  return !isRacy(file.st, now) && file.real.equals(file.path);
+}
+
+/** Reads `size` bytes of `fd` from its start; null if it ended sooner. */
+export function readWhole(fd: number, size: number): Buffer | null {
+  const body = Buffer.allocUnsafe(size);
+  let filled = 0;
+  while (filled < body.length) {
+    const count = readSync(fd, body, filled, body.length - filled, filled);
+    if (count === 0) return null;
+    filled += count;
+  }
+  return body;
+}
+
 /**
  * Reads a small file whole and keeps it in `cache` under `key`, unless the
- * cache does not take its size, it changed too recently ({@link isRacy}
- * against `now`, taken before the file was looked at), its path has a
- * symbolic link on the way (its real path is not the path it was opened
- * by), a folder on the way is not a plain folder, or it did not read back
- * at its size. Returns the entry, or null.
+ * cache does not take its size, it may not be cached ({@link mayCache}), a
+ * folder on the way is not a plain folder, or it did not read back at its
+ * size. Returns the entry, or null.
  */
 export function cacheFile(
   cache: FileCache,
@@ -286,27 +344,35 @@ export function cacheFile(
   facts: FileFacts,
   now: number,
 ): CachedFile | null {
-  const { fd, st, path, real } = file;
-  if (!cache.accepts(st.size) || isRacy(st, now) || !real.equals(path)) return null;
+  if (!cache.accepts(file.st.size) || !mayCache(file, now)) return null;
   const folders = cachedFolders(root, segments);
   if (folders === null) return null;
-  const body = Buffer.allocUnsafe(st.size);
-  let filled = 0;
-  while (filled < body.length) {
-    const count = readSync(fd, body, filled, body.length - filled, filled);
-    if (count === 0) return null;
-    filled += count;
-  }
+  const body = readWhole(file.fd, file.st.size);
+  if (body === null) return null;
+  return cacheBytes(cache, key, [identityOf(file)], folders, { ...facts, body });
+}
+
+/**
+ * Keeps bytes made from files (an encoded form) in `cache` under `key`,
+ * checked on each use against `files` and `folders` as any entry is.
+ * The caller checked that each file may be cached ({@link mayCache}).
+ * Returns the entry, or null when the cache does not take its size.
+ */
+export function cacheBytes(
+  cache: FileCache,
+  key: string,
+  files: readonly FileIdentity[],
+  folders: readonly CachedFolder[],
+  facts: FileFacts & { body: Buffer },
+): CachedFile | null {
+  if (!cache.accepts(facts.body.length)) return null;
   const entry: CachedFile = {
     ...facts,
+    size: facts.body.length,
     key,
-    path,
+    files,
     folders,
-    dev: st.dev,
-    ino: st.ino,
-    mtimeMs: st.mtimeMs,
-    ctimeMs: st.ctimeMs,
-    body,
+    noVariantUntil: {},
     response: null,
     responseDate: '',
     server: '',
@@ -327,16 +393,23 @@ function isCurrent(entry: CachedFile): boolean {
         return false;
       }
     }
-    const st = lstatSync(entry.path, { throwIfNoEntry: false });
-    return (
-      st !== undefined &&
-      st.ino === entry.ino &&
-      st.dev === entry.dev &&
-      st.size === entry.size &&
-      st.mtimeMs === entry.mtimeMs &&
-      st.ctimeMs === entry.ctimeMs &&
-      st.isFile()
-    );
+    const files = entry.files;
+    for (let i = 0; i < files.length; i++) {
+      const file = files[i]!;
+      const st = lstatSync(file.path, { throwIfNoEntry: false });
+      if (
+        st === undefined ||
+        st.ino !== file.ino ||
+        st.dev !== file.dev ||
+        st.size !== file.size ||
+        st.mtimeMs !== file.mtimeMs ||
+        st.ctimeMs !== file.ctimeMs ||
+        !st.isFile()
+      ) {
+        return false;
+      }
+    }
+    return true;
   } catch {
     return false;
   }

@@ -7,14 +7,22 @@
 import type { Stats } from 'node:fs';
 import mime from 'mime-types';
 
-/** The response fields of a file; `body` holds its bytes when they are in memory. */
+/**
+ * The response fields of a file, or of one of its encoded forms; `body`
+ * holds its bytes when they are in memory.
+ */
 export interface FileFacts {
+  /** The size of the bytes sent (the encoded ones for an encoded form). */
   readonly size: number;
   readonly etag: string;
   /** Modification time in whole seconds, in ms (what `Last-Modified` says). */
   readonly mtime: number;
   readonly lastModified: string;
   readonly contentType: string;
+  /** The content coding of the bytes (`br`, `gzip`), or `''` for the file as it is. */
+  readonly encoding: string;
+  /** Further header lines for this file (`Cache-Control`, `Vary`, ...), each ending in CRLF, or `''`. */
+  readonly fields: string;
   readonly body: Buffer | null;
 }
 
@@ -33,8 +41,8 @@ export function guessType(name: string): string {
   return mime.contentType(name) || 'application/octet-stream';
 }
 
-/** A file's response fields from its `fstat` and its type. */
-export function fileFacts(st: Stats, contentType: string): FileFacts {
+/** A file's response fields from its `fstat`, its type and further header lines. */
+export function fileFacts(st: Stats, contentType: string, fields = ''): FileFacts {
   const mtime = Math.floor(st.mtimeMs / 1000) * 1000;
   return {
     size: st.size,
@@ -42,6 +50,8 @@ export function fileFacts(st: Stats, contentType: string): FileFacts {
     mtime,
     lastModified: new Date(mtime).toUTCString(),
     contentType,
+    encoding: '',
+    fields,
     body: null,
   };
 }

@@ -15,26 +15,14 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CachedFile, FileCache, isRacy, RACY_WINDOW_MS } from '../src/file-cache.js';
+import { type CachedFile, FileCache, isRacy } from '../src/file-cache.js';
 import { fileCachesOf } from '../src/simple-http-request-handler.js';
-import { RawClient, type Running, start, tempDir } from './helpers.js';
+import { aged, RawClient, type Running, start, tempDir } from './helpers.js';
 
 const temp = tempDir();
 const root = join(temp.dir, 'root');
 const outside = join(temp.dir, 'outside');
 let server: Running;
-
-/** Resolves once every path was last changed longer ago than the racy window. */
-async function aged(...paths: string[]): Promise<void> {
-  const newest = Math.max(
-    ...paths.map((path) => {
-      const st = statSync(path);
-      return Math.max(st.mtimeMs, st.ctimeMs);
-    }),
-  );
-  const wait = newest + RACY_WINDOW_MS + 20 - Date.now();
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-}
 
 function cache(directory = root): FileCache {
   const caches = fileCachesOf(directory);
@@ -302,18 +290,19 @@ describe('FileCache', () => {
 
   const entry = (key: string, size: number): CachedFile => ({
     key,
-    path: Buffer.from(`/nonexistent/${key}`),
+    files: [
+      { path: Buffer.from(`/nonexistent/${key}`), dev: 1, ino: 1, size, mtimeMs: 0, ctimeMs: 0 },
+    ],
     folders: [],
-    dev: 1,
-    ino: 1,
     size,
-    mtimeMs: 0,
-    ctimeMs: 0,
     body: Buffer.alloc(size),
     etag: '"x"',
     mtime: 0,
     lastModified: '',
     contentType: 'text/plain',
+    encoding: '',
+    fields: '',
+    noVariantUntil: {},
     response: null,
     responseDate: '',
     server: '',
@@ -344,11 +333,16 @@ describe('FileCache', () => {
       const st = statSync(path);
       const make = () => ({
         ...entry('/f.txt', 3),
-        path: Buffer.from(path),
-        dev: st.dev,
-        ino: st.ino,
-        mtimeMs: st.mtimeMs,
-        ctimeMs: st.ctimeMs,
+        files: [
+          {
+            path: Buffer.from(path),
+            dev: st.dev,
+            ino: st.ino,
+            size: 3,
+            mtimeMs: st.mtimeMs,
+            ctimeMs: st.ctimeMs,
+          },
+        ],
       });
       const shared = new FileCache();
       const each = new FileCache({ shareChecksWithinTurn: false });

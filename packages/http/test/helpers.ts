@@ -1,10 +1,11 @@
 /** Shared test helpers: a server on a temp directory, raw socket clients. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventLoopMixIn, type RequestHandlerClass } from '@socketserver/core';
 import { TCPServer } from '@socketserver/transport-inet';
+import { RACY_WINDOW_MS } from '../src/file-cache.js';
 import {
   type FileSettings,
   HTTPServer,
@@ -192,4 +193,19 @@ export async function until(check: () => boolean, what: string, limitMs = 8000):
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * Resolves once every path was last changed longer ago than the racy
+ * window (see isRacy), so the file cache takes them.
+ */
+export async function aged(...paths: string[]): Promise<void> {
+  const newest = Math.max(
+    ...paths.map((path) => {
+      const st = statSync(path);
+      return Math.max(st.mtimeMs, st.ctimeMs);
+    }),
+  );
+  const wait = newest + RACY_WINDOW_MS + 20 - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }
