@@ -5,7 +5,13 @@
  * @module
  */
 import { IncompleteReadError, StreamRequestHandler } from '@socketserver/core';
-import { clientName, logDateTimeString, logLine } from './access-log.js';
+import {
+  accessLine,
+  clientName,
+  type LogFormat,
+  logDateTimeString,
+  logLine,
+} from './access-log.js';
 import { ConnectionTimers, type Expiry, type TimerLimits } from './connection-timers.js';
 import { type HeadLimits, HeadParser, type RequestHead, readRequestHead } from './head-parser.js';
 import { Headers } from './headers.js';
@@ -51,6 +57,13 @@ export interface HTTPSettings extends HeadLimits, TimerLimits {
   maxDrainBytes: number;
   /** Write no access log (default false). */
   quiet: boolean;
+  /**
+   * The access log's format: `python` (the default, Python's line),
+   * `common` (the Common Log Format, with bytes), `combined` (with the
+   * referrer, the user agent and the duration) or `json` (one object per
+   * line, all of these).
+   */
+  logFormat: LogFormat;
 }
 
 /** The defaults of {@link HTTPSettings}. */
@@ -66,6 +79,7 @@ export const DEFAULT_HTTP_SETTINGS: Readonly<HTTPSettings> = Object.freeze({
   keepAlive: true,
   maxDrainBytes: 64 * 1024,
   quiet: false,
+  logFormat: 'python' as LogFormat,
 });
 
 /** Error statuses after which the connection may stay open: the request was well formed. */
@@ -73,6 +87,7 @@ const KEEP_ALIVE_ERRORS = new Set([403, 404, 412, 416]);
 /** How long a connection cut off by a timeout may take to deliver its 408 before it is destroyed. */
 const LINGER_AFTER_TIMEOUT = 1_000;
 const EMPTY = Buffer.alloc(0);
+const EMPTY_HEADERS = new Headers();
 
 /** The server fields the handler uses when the server has them (see `HTTPServer`). */
 interface HTTPServerFields {
@@ -147,6 +162,7 @@ export class BaseHTTPRequestHandler extends StreamRequestHandler<any> implements
   keepAlive = DEFAULT_HTTP_SETTINGS.keepAlive;
   maxDrainBytes = DEFAULT_HTTP_SETTINGS.maxDrainBytes;
   quiet = DEFAULT_HTTP_SETTINGS.quiet;
+  logFormat = DEFAULT_HTTP_SETTINGS.logFormat;
 
   /** The `Server` header's value (Python's `server_version`). */
   serverVersion = SERVER_VERSION;
@@ -194,6 +210,8 @@ export class BaseHTTPRequestHandler extends StreamRequestHandler<any> implements
   #cutOff = false;
   /** The server is stopping: close after the response in progress. */
   #closing = false;
+  /** When the request head was read (`performance.now()`), for the log's duration; 0 when not timed. */
+  #started = 0;
 
   /**
    * Applies the server's `handlerSettings`, prepares `rfile`, `wfile`, the
@@ -461,7 +479,26 @@ export class BaseHTTPRequestHandler extends StreamRequestHandler<any> implements
    */
   logRequest(code: number | string = '-', size: number | string = '-'): void {
     if (this.quiet) return;
-    this.logMessage(`"${this.requestline}" ${code} ${size}`);
+    const format = this.logFormat;
+    if (format === 'python') {
+      this.logMessage(`"${this.requestline}" ${code} ${size}`);
+      return;
+    }
+    this.writeLog(
+      accessLine(format, {
+        client: this.addressString(),
+        date: new Date(),
+        requestline: this.requestline,
+        method: this.command,
+        path: this.path,
+        protocol: this.requestVersion,
+        status: typeof code === 'number' ? code : this.responseStatus,
+        bytes: this.bodyBytesSent,
+        duration: this.#started === 0 ? 0 : performance.now() - this.#started,
+        referrer: this.headers.get('referer'),
+        userAgent: this.headers.get('user-agent'),
+      }),
+    );
   }
 
   /**
@@ -479,7 +516,15 @@ export class BaseHTTPRequestHandler extends StreamRequestHandler<any> implements
    */
   logMessage(message: string): void {
     if (this.quiet) return;
-    process.stderr.write(logLine(this.addressString(), message));
+    this.writeLog(logLine(this.addressString(), message));
+  }
+
+  /**
+   * Writes one finished log line (newline included) to stderr. May be
+   * overridden to send the log elsewhere.
+   */
+  writeLog(line: string): void {
+    process.stderr.write(line);
   }
 
   /** The client's address for the log (Python's `address_string`). */
@@ -513,6 +558,8 @@ export class BaseHTTPRequestHandler extends StreamRequestHandler<any> implements
     this.#bodyRead = false;
     this.#continuePending = false;
     this.#http11 = true;
+    this.headers = EMPTY_HEADERS;
+    this.#started = 0;
   }
 
   /** Reads and checks the next request head; false when there is none to serve. */
@@ -547,6 +594,7 @@ export class BaseHTTPRequestHandler extends StreamRequestHandler<any> implements
   }
 
   #apply(head: RequestHead): void {
+    if (this.logFormat !== 'python' && !this.quiet) this.#started = performance.now();
     this.requestline = head.requestline;
     this.command = head.command;
     this.path = head.path;

@@ -9,12 +9,15 @@
  *
  * @module
  */
+export type { LogFormat } from './access-log.js';
+export { LOG_FORMATS } from './access-log.js';
 export type { HTTPSettings } from './base-http-request-handler.js';
 export {
   BaseHTTPRequestHandler,
   DEFAULT_HTTP_SETTINGS,
   SERVER_VERSION,
 } from './base-http-request-handler.js';
+export { HASHED_NAME } from './cache-control.js';
 export { Headers } from './headers.js';
 export { HTTPError } from './http-error.js';
 export type { HTTPServerState } from './http-server.js';

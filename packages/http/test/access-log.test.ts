@@ -130,3 +130,81 @@ describe('the line format (Python)', () => {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
+
+describe('logFormat', () => {
+  const CLF =
+    /^127\.0\.0\.1 - - \[(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-]\d{4})\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-)(.*)\n$/;
+  let runs: Running[];
+  beforeAll(async () => {
+    runs = await Promise.all(
+      (['common', 'combined', 'json'] as const).map((logFormat) =>
+        start({ directory: temp.dir, quiet: false, logFormat }),
+      ),
+    );
+  });
+  afterAll(async () => {
+    await Promise.all(runs.map((run) => run.stop()));
+  });
+
+  async function logged(run: Running, request: string): Promise<string> {
+    await sendAll(run.port, [request], run);
+    expect(stderr).toHaveLength(1);
+    return stderr.pop()!;
+  }
+
+  const REQUEST =
+    'GET /a.txt?q=1 HTTP/1.1\r\nHost: x\r\nReferer: http://example.com/"page"\r\n' +
+    'User-Agent: curl/8.0 \\x "a"\r\nConnection: close\r\n\r\n';
+
+  it('common: the Common Log Format, with the body bytes', async () => {
+    const line = await logged(runs[0]!, REQUEST);
+    const match = CLF.exec(line);
+    expect(match).not.toBeNull();
+    expect(match![8]).toBe('GET /a.txt?q=1 HTTP/1.1');
+    expect([match![9], match![10], match![11]]).toEqual(['200', '3', '']);
+    // The local time and its offset, as the time of the line.
+    const offset = -new Date().getTimezoneOffset();
+    const sign = offset < 0 ? '-' : '+';
+    const zone = `${sign}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0')}${String(Math.abs(offset) % 60).padStart(2, '0')}`;
+    expect(match![7]).toBe(zone);
+    expect(await logged(runs[0]!, 'GET /missing HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(
+      /" 404 \d+\n$/,
+    );
+    expect(await logged(runs[0]!, 'HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/" 200 -\n$/);
+  });
+
+  it('combined: referrer and user agent quoted and escaped, then the duration', async () => {
+    const line = await logged(runs[1]!, REQUEST);
+    const match = CLF.exec(line);
+    expect(match).not.toBeNull();
+    expect(match![11]).toMatch(
+      /^ "http:\/\/example\.com\/\\"page\\"" "curl\/8\.0 \\\\x \\"a\\"" \d+\.\d{3}$/,
+    );
+    const bad = await logged(runs[1]!, 'GET /\r\n');
+    expect(bad).toMatch(/"GET \/" 400 \d+ "-" "-" \d+\.\d{3}\n$/);
+  });
+
+  it('json: one object per line, every field', async () => {
+    const line = await logged(runs[2]!, REQUEST);
+    expect(line.endsWith('}\n')).toBe(true);
+    const record = JSON.parse(line);
+    expect(record).toMatchObject({
+      client: '127.0.0.1',
+      method: 'GET',
+      path: '/a.txt?q=1',
+      protocol: 'HTTP/1.1',
+      status: 200,
+      bytes: 3,
+      referrer: 'http://example.com/"page"',
+      user_agent: 'curl/8.0 \\x "a"',
+    });
+    expect(Date.parse(record.time)).toBeGreaterThan(Date.now() - 60_000);
+    expect(record.duration_ms).toBeGreaterThanOrEqual(0);
+    // U+0085 is sent as UTF-8 (C2 85), read as latin-1 (Â and the C1 control NEL), which
+    // JSON.stringify would leave raw for a terminal to act on.
+    const bad = await logged(runs[2]!, 'GET /\u0085 HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(bad).not.toMatch(/[\x7f-\x9f]/);
+    expect(bad).toContain('"path":"/\u00c2\\u0085"');
+    expect(JSON.parse(bad)).toMatchObject({ status: 404, path: '/\u00c2\u0085', referrer: null });
+  });
+});
