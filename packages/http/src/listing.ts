@@ -84,15 +84,47 @@ export function displayName(name: Uint8Array): string {
   return Buffer.from(name).toString('utf8');
 }
 
+/** The listing's columns, by the `sort` query parameter's values. */
+export type ListingSort = 'name' | 'size' | 'modified';
+
+/** How a listing is ordered: a column and a direction. */
+export interface ListingOrder {
+  sort: ListingSort;
+  descending: boolean;
+}
+
 /**
- * Sorts entries as Python's `list_directory` does (case-insensitively by
- * name), with a byte-wise tie break so the order is total.
+ * The order a listing's query asks for: `?sort=name|size|modified` and
+ * `&order=asc|desc` (default: by name, ascending; anything else is ignored).
  */
-export function sortEntries(entries: ListingEntry[]): ListingEntry[] {
+export function listingOrder(query: string): ListingOrder {
+  const params = new URLSearchParams(query);
+  const asked = params.get('sort');
+  const sort: ListingSort = asked === 'size' || asked === 'modified' ? asked : 'name';
+  return { sort, descending: params.get('order') === 'desc' };
+}
+
+/**
+ * Sorts entries by name as Python's `list_directory` does
+ * (case-insensitively), with a byte-wise tie break so the order is total;
+ * or by size (folders before files) or modification time, ties by name;
+ * `descending` reverses the whole order.
+ */
+export function sortEntries(
+  entries: ListingEntry[],
+  order: ListingOrder = { sort: 'name', descending: false },
+): ListingEntry[] {
   const keyed = entries.map((entry) => ({ entry, key: displayName(entry.name).toLowerCase() }));
-  keyed.sort((a, b) =>
-    a.key < b.key ? -1 : a.key > b.key ? 1 : Buffer.compare(a.entry.name, b.entry.name),
-  );
+  const byName = (a: (typeof keyed)[number], b: (typeof keyed)[number]) =>
+    a.key < b.key ? -1 : a.key > b.key ? 1 : Buffer.compare(a.entry.name, b.entry.name);
+  const column =
+    order.sort === 'size'
+      ? (e: ListingEntry) => (e.directory ? -1 : e.size)
+      : order.sort === 'modified'
+        ? (e: ListingEntry) => e.mtimeMs
+        : () => 0;
+  keyed.sort((a, b) => column(a.entry) - column(b.entry) || byName(a, b));
+  if (order.descending) keyed.reverse();
   return keyed.map(({ entry }) => entry);
 }
 
@@ -109,44 +141,105 @@ export function formatSize(size: number): string {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
-function formatTime(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+/** A time in the server's time zone, to the minute: `2026-12-07 09:41`. */
+export function formatLocalTime(ms: number): string {
+  const date = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}`
+  );
+}
+
+/** The server's time zone, by its IANA name (`Europe/Paris`; `UTC` when none is set). */
+export function localZoneName(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
 /**
- * Renders the listing page: title, a parent link unless at the root, and a
- * table of names (escaped; links percent-encoded byte by byte, so names
- * with spaces, `#`, `?`, `%`, `:` or any byte work), sizes (exact bytes in
- * the `title` attribute) and modification times (UTC).
+ * Rewrites each time, and the zone in the column's heading, in the
+ * reader's own time zone (the page shows the server's without scripts).
+ */
+const LOCAL_TIMES =
+  '<script>(()=>{const p=(n)=>String(n).padStart(2,"0");' +
+  'for(const t of document.querySelectorAll("time[datetime]")){const d=new Date(t.dateTime);' +
+  't.textContent=d.getFullYear()+"-"+p(d.getMonth()+1)+"-"+p(d.getDate())+" "+p(d.getHours())+":"+p(d.getMinutes())}' +
+  'const z=document.getElementById("zone");' +
+  'if(z)z.textContent=Intl.DateTimeFormat().resolvedOptions().timeZone||z.textContent})()</script>\n';
+
+const COLUMNS: ReadonlyArray<readonly [ListingSort, string]> = [
+  ['name', 'Name'],
+  ['size', 'Size'],
+  ['modified', 'Last modified'],
+];
+
+/** A column heading: a link that sorts by it (the other way round when it already does). */
+function columnHeading(column: ListingSort, label: string, order: ListingOrder): string {
+  const current = order.sort === column;
+  const descending = current && !order.descending;
+  const href = `?sort=${column}&amp;order=${descending ? 'desc' : 'asc'}`;
+  const mark = current ? (order.descending ? ' \u25bc' : ' \u25b2') : '';
+  const sorted = current ? ` aria-sort="${order.descending ? 'descending' : 'ascending'}"` : '';
+  const zone =
+    column === 'modified' ? ` (<span id="zone">${escapeHtml(localZoneName())}</span>)` : '';
+  return `<th${sorted}><a href="${href}">${label}${mark}</a>${zone}</th>`;
+}
+
+/**
+ * The heading with breadcrumbs: `Directory listing for /a/b/`, where `/`,
+ * `a` and `b` are relative links to those folders (relative, so the page
+ * works behind a proxy that mounts it under a prefix).
+ */
+function breadcrumbs(segments: readonly string[]): string {
+  const depth = segments.length;
+  const up = (levels: number) => (levels === 0 ? './' : '../'.repeat(levels));
+  let crumbs = `<a href="${up(depth)}">/</a>`;
+  segments.forEach((segment, i) => {
+    crumbs += `<a href="${up(depth - i - 1)}">${escapeHtml(segment)}</a>/`;
+  });
+  return `Directory listing for <span class="crumbs">${crumbs}</span>`;
+}
+
+/**
+ * Renders the listing page: breadcrumbs, a parent link unless at the root,
+ * and a table of names (escaped; links percent-encoded byte by byte, so
+ * names with spaces, `#`, `?`, `%`, `:` or any byte work), sizes (exact
+ * bytes in the `title` attribute) and modification times (the server's
+ * local time, its zone named in the heading; a few lines of script show
+ * them in the reader's zone), sortable by each column through the query.
  *
- * @param displayPath - the directory's path as shown (decoded, not escaped).
- * @param entries - the rows, already sorted.
- * @param atRoot - whether to omit the parent link.
+ * @param segments - the directory's path segments as shown (decoded, not escaped).
+ * @param entries - the rows, already sorted as `order` says.
+ * @param order - the order of the rows, marked in the headings.
  * @param omitted - how many entries were left out past the listing cap.
  */
 export function renderListing(
-  displayPath: string,
+  segments: readonly string[],
   entries: readonly ListingEntry[],
-  atRoot: boolean,
+  order: ListingOrder,
   omitted = 0,
 ): string {
   const rows: string[] = [];
-  if (!atRoot) rows.push('<tr><td><a href="../">../</a></td><td></td><td></td></tr>');
+  if (segments.length > 0) rows.push('<tr><td><a href="../">../</a></td><td></td><td></td></tr>');
   for (const entry of entries) {
     const suffix = entry.directory ? '/' : entry.symlink ? '@' : '';
     const href = `${encodeSegment(entry.name)}${entry.directory ? '/' : ''}`;
     const size = entry.directory
       ? '<td class="size">-</td>'
       : `<td class="size" title="${entry.size} bytes">${formatSize(entry.size)}</td>`;
+    const iso = new Date(entry.mtimeMs).toISOString();
     rows.push(
       `<tr><td><a href="${href}">${escapeHtml(displayName(entry.name))}${suffix}</a></td>${size}` +
-        `<td>${formatTime(entry.mtimeMs)}</td></tr>`,
+        `<td><time datetime="${iso}" title="${iso}">${formatLocalTime(entry.mtimeMs)}</time></td></tr>`,
     );
   }
   const more = omitted > 0 ? `<p>${omitted} more entries not shown.</p>\n` : '';
+  const headings = COLUMNS.map(([column, label]) => columnHeading(column, label, order)).join('');
+  const path = `/${segments.map((segment) => `${segment}/`).join('')}`;
   return htmlPage(
-    `Directory listing for ${displayPath}`,
-    '<hr>\n<table>\n<thead><tr><th>Name</th><th>Size</th><th>Last modified</th></tr></thead>\n' +
-      `<tbody>\n${rows.join('\n')}\n</tbody>\n</table>\n${more}<hr>\n`,
+    `Directory listing for ${path}`,
+    `<hr>\n<table>\n<thead><tr>${headings}</tr></thead>\n` +
+      `<tbody>\n${rows.join('\n')}\n</tbody>\n</table>\n${more}<hr>\n${LOCAL_TIMES}`,
+    breadcrumbs(segments),
   );
 }

@@ -23,7 +23,13 @@ import {
 } from './file-cache.js';
 import { entityTag, type FileFacts, fileFacts, guessType } from './file-facts.js';
 import { HTTPError } from './http-error.js';
-import { displayName, readListingEntries, renderListing, sortEntries } from './listing.js';
+import {
+  displayName,
+  listingOrder,
+  readListingEntries,
+  renderListing,
+  sortEntries,
+} from './listing.js';
 import { closeQuietly, type OpenFile, openInside, realRoot } from './open-inside.js';
 import { evaluatePreconditions } from './preconditions.js';
 import { selectRanges, UNSATISFIABLE } from './ranges.js';
@@ -599,16 +605,21 @@ export class SimpleHTTPRequestHandler extends BaseHTTPRequestHandler implements 
       followSymlinks: this.followSymlinks,
     });
     if (entries === null) throw new HTTPError(404, 'No permission to list directory');
-    const sorted = sortEntries(entries);
+    const order = listingOrder(target.query.slice(1));
+    const sorted = sortEntries(entries, order);
     const shown = sorted.slice(0, this.maxListingEntries);
-    const display = `${target.segments.map((s) => `/${displayName(s)}`).join('')}/`;
-    const body = Buffer.from(
-      renderListing(display, shown, target.segments.length === 0, sorted.length - shown.length),
+    let body: Buffer = Buffer.from(
+      renderListing(target.segments.map(displayName), shown, order, sorted.length - shown.length),
     );
+    const coding =
+      this.compress && body.length >= this.compressMinSize ? this.#acceptedCodings()[0] : undefined;
+    if (coding !== undefined) body = await compress(body, coding, true);
     this.sendResponse(200);
     this.sendHeader('Content-Type', 'text/html; charset=utf-8');
     this.sendHeader('Content-Length', body.length);
     this.sendHeader('Cache-Control', 'no-cache');
+    if (coding !== undefined) this.sendHeader('Content-Encoding', coding);
+    if (this.#negotiates) this.sendHeader('Vary', 'Accept-Encoding');
     await this.endHeaders(withBody ? body : undefined);
   }
 

@@ -206,7 +206,8 @@ describe('listing', () => {
     for (const name of names) writeFileSync(join(dir, name), name);
     mkdirSync(join(dir, 'sub dir'));
     const html = await (await request('/odd/')).text();
-    const hrefs = [...html.matchAll(/<a href="([^"]*)">/g)].map((m) => m[1]!);
+    const rows = html.slice(html.indexOf('<tbody>'));
+    const hrefs = [...rows.matchAll(/<a href="([^"]*)">/g)].map((m) => m[1]!);
     expect(hrefs[0]).toBe('../');
     const links = hrefs.slice(1);
     expect(links).toEqual([
@@ -229,7 +230,52 @@ describe('listing', () => {
     }
     expect(html).toContain('>&quot;q&#x27;uote<');
     expect(html).toContain('title="10 bytes"');
-    expect(html).toMatch(/\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/);
+    expect(html).toMatch(
+      /<time datetime="\d{4}-\d{2}-\d{2}T[\d:.]+Z" title="[^"]+">\d{4}-\d{2}-\d{2} \d{2}:\d{2}<\/time>/,
+    );
+  });
+
+  it('sorts by the column and order its query asks for, and marks it', async () => {
+    const dir = join(temp.dir, 'sorted');
+    mkdirSync(join(dir, 'folder'), { recursive: true });
+    const files: Array<[string, number, number]> = [
+      ['b.txt', 300, 1_700_000_300],
+      ['a.txt', 200, 1_700_000_100],
+      ['C.txt', 100, 1_700_000_200],
+    ];
+    for (const [name, size, mtime] of files) {
+      writeFileSync(join(dir, name), Buffer.alloc(size));
+      utimesSync(join(dir, name), mtime, mtime);
+    }
+    const names = async (query: string) => {
+      const html = await (await request(`/sorted/${query}`)).text();
+      const rows = html.slice(html.indexOf('<tbody>'));
+      return [...rows.matchAll(/<a href="([^"]*)">/g)].map((m) => m[1]!).slice(1);
+    };
+    expect(await names('')).toEqual(['a.txt', 'b.txt', 'C.txt', 'folder/']);
+    expect(await names('?sort=name&order=desc')).toEqual(['folder/', 'C.txt', 'b.txt', 'a.txt']);
+    expect(await names('?sort=size')).toEqual(['folder/', 'C.txt', 'a.txt', 'b.txt']);
+    expect(await names('?sort=size&order=desc')).toEqual(['b.txt', 'a.txt', 'C.txt', 'folder/']);
+    expect((await names('?sort=modified')).slice(0, 3)).toEqual(['a.txt', 'C.txt', 'b.txt']);
+    expect(await names('?sort=nonsense&order=up')).toEqual(['a.txt', 'b.txt', 'C.txt', 'folder/']);
+    const html = await (await request('/sorted/?sort=size&order=desc')).text();
+    expect(html).toContain(
+      '<th aria-sort="descending"><a href="?sort=size&amp;order=asc">Size \u25bc</a></th>',
+    );
+    expect(html).toContain('<th><a href="?sort=name&amp;order=asc">Name</a></th>');
+  });
+
+  it('has breadcrumbs to each folder above, and names the time zone of its times', async () => {
+    mkdirSync(join(temp.dir, 'one', 'two & three'), { recursive: true });
+    const html = await (await request('/one/two%20%26%20three/')).text();
+    expect(html).toContain(
+      '<h1>Directory listing for <span class="crumbs"><a href="../../">/</a><a href="../">one</a>/' +
+        '<a href="./">two &amp; three</a>/</span></h1>',
+    );
+    expect(html).toContain('<title>Directory listing for /one/two &amp; three/</title>');
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    expect(html).toContain(`Last modified</a> (<span id="zone">${zone}</span>)`);
+    expect(html).toContain('@media (prefers-color-scheme:dark)');
   });
 
   it('the root listing has no parent link', async () => {
