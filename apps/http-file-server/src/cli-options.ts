@@ -3,23 +3,47 @@
  *
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { DotfilePolicy } from '@socketserver/http';
+import { type DotfilePolicy, LOG_FORMATS, type LogFormat } from '@socketserver/http';
 import { type FileServer, SERVE_MODES, type ServeMode } from './index.js';
 
-/** The `--help` text. */
-export const USAGE = `usage: socketserver-http [port] [-b|--bind ADDR] [-d|--directory DIR]
-                         [--mode eventloop|threading|forking|sync] [--unix PATH]
-                         [--quiet] [--shutdown-timeout S] [--help]
+/** The usage lines, printed before a usage error (as Python's argparse does). */
+export const SYNOPSIS = `usage: socketserver-http [port] [-p|--port PORT] [-b|--bind ADDR] [-d|--directory DIR]
+                         [--cors [ORIGIN]] [--spa [FILE]] [--cache SECONDS] [--compress]
+                         [--log-format FORMAT] [--mode eventloop|threading|forking|sync]
+                         [--unix PATH] [--quiet] [--version] [--help]
+`;
 
+/** The `--help` text. */
+export const USAGE = `${SYNOPSIS}
 Serve the files of a directory over HTTP/1.1.
 
 positional arguments:
   port                  bind to this port (default 8000; 0 picks a free one)
 
 options:
+  -p, --port PORT       the same as the positional port
   -b, --bind ADDR       bind to this address (default: all interfaces, IPv6 and IPv4)
   -d, --directory DIR   serve this directory (default: the current directory)
+  --cors [ORIGIN]       allow cross-origin requests from ORIGIN (default *):
+                        Access-Control-Allow-Origin on every response, and
+                        preflight requests answered for GET and HEAD
+  --spa [FILE]          single-page application: a missing path without an
+                        extension gets FILE (default index.html) with 200; a
+                        missing /app.js is still 404. FILE as the next
+                        argument only when it is not a number (or --spa=FILE)
+  --cache SECONDS       Cache-Control: public, max-age=SECONDS on files (0:
+                        no-cache), and a year with immutable for names that
+                        carry a content hash (app.3f2a9c1b.js, index-B4x_kQ9a.js)
+  --immutable REGEX     file names that carry a content hash (with --cache;
+                        default: webpack, Parcel, Rollup, Vite and esbuild
+                        hashes), or "none"
+  --compress            serve NAME.br and NAME.gz beside a file, or compress
+                        text types of 1 KiB to 4 MiB with brotli or gzip, as
+                        the client accepts (never for a Range request)
+  --log-format FORMAT   python (default), common, combined (with referrer,
+                        user agent and duration) or json
   --mode MODE           eventloop (default), threading, forking or sync
   --unix PATH           listen on a Unix socket at PATH instead of TCP (a stale
                         socket file there is replaced; a live one is refused)
@@ -34,8 +58,19 @@ options:
   --shutdown-timeout S  on SIGINT or SIGTERM, wait at most S seconds for
                         responses in progress (default 10); a second signal
                         stops at once
+  --version             print the version and exit
   -h, --help            show this help and exit
+
+exit status: 0 stopped by a signal or --help/--version, 1 failed (the
+address in use, the directory missing, ...), 2 usage error, 128+N a second
+signal N during a graceful stop.
 `;
+
+/** The version of this command, from its package.json. */
+export function version(): string {
+  const manifest = new URL('../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+}
 
 /** Parsed command line. */
 export interface CliOptions {
@@ -51,7 +86,59 @@ export interface CliOptions {
   fileCache: boolean;
   /** Seconds a graceful stop waits for responses in progress. */
   shutdownTimeout: number;
+  /** `--cors`: the allowed origin, or null. */
+  cors: string | null;
+  /** `--spa`: the fallback file, or null. */
+  fallbackFile: string | null;
+  /** `--cache`: seconds, or null. */
+  maxAge: number | null;
+  /** `--immutable`: a regular expression's source, null for none, undefined for the default. */
+  immutableNames: string | null | undefined;
+  compress: boolean;
+  logFormat: LogFormat;
   help: boolean;
+  version: boolean;
+}
+
+/**
+ * Options whose value may be left out: the value when given as
+ * `--name=VALUE`, or as the next argument when `takes` accepts it; the
+ * default otherwise.
+ */
+const OPTIONAL_VALUES: Record<string, { fallback: string; takes(next: string): boolean }> = {
+  '--spa': {
+    fallback: 'index.html',
+    takes: (next) => !next.startsWith('-') && !/^\d+$/.test(next),
+  },
+  '--cors': {
+    fallback: '*',
+    takes: (next) => next === '*' || /^[a-z][a-z0-9+.-]*:\/\//i.test(next),
+  },
+};
+
+/** `argv` with each option of {@link OPTIONAL_VALUES} given its value as `--name=VALUE`. */
+function withOptionalValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const option = OPTIONAL_VALUES[arg];
+    if (option === undefined) {
+      out.push(arg);
+      continue;
+    }
+    const next = argv[i + 1];
+    if (next !== undefined && option.takes(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(`${arg}=${option.fallback}`);
+    }
+  }
+  return out;
 }
 
 /** A command-line mistake: printed with the usage, exit status 2 (as Python's argparse). */
@@ -62,10 +149,11 @@ export function parseCli(argv: string[]): CliOptions {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: withOptionalValues(argv),
       allowPositionals: true,
       strict: true,
       options: {
+        port: { type: 'string', short: 'p' },
         bind: { type: 'string', short: 'b' },
         directory: { type: 'string', short: 'd' },
         mode: { type: 'string' },
@@ -76,6 +164,13 @@ export function parseCli(argv: string[]): CliOptions {
         'max-connections': { type: 'string' },
         'no-file-cache': { type: 'boolean' },
         'shutdown-timeout': { type: 'string' },
+        cors: { type: 'string' },
+        spa: { type: 'string' },
+        cache: { type: 'string' },
+        immutable: { type: 'string' },
+        compress: { type: 'boolean' },
+        'log-format': { type: 'string' },
+        version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -85,10 +180,33 @@ export function parseCli(argv: string[]): CliOptions {
   const { values, positionals } = parsed;
   if (positionals.length > 1)
     throw new UsageError(`unrecognized arguments: ${positionals.slice(1).join(' ')}`);
-  const port = positionals[0] === undefined ? 8000 : Number(positionals[0]);
-  if (!/^\d+$/.test(positionals[0] ?? '0') || port > 65535) {
-    throw new UsageError(`invalid port: ${positionals[0]}`);
+  if (positionals[0] !== undefined && values.port !== undefined) {
+    throw new UsageError('give the port once: as an argument or with -p/--port');
   }
+  const portText = (values.port as string | undefined) ?? positionals[0];
+  const port = portText === undefined ? 8000 : Number(portText);
+  if (!/^\d+$/.test(portText ?? '0') || port > 65535) {
+    throw new UsageError(`invalid port: ${portText}`);
+  }
+  const logFormat = (values['log-format'] ?? 'python') as LogFormat;
+  if (!LOG_FORMATS.includes(logFormat)) {
+    throw new UsageError(
+      `invalid --log-format ${String(values['log-format'])} (choose from ${LOG_FORMATS.join(', ')})`,
+    );
+  }
+  const cache = values.cache as string | undefined;
+  if (cache !== undefined && !/^\d+$/.test(cache)) {
+    throw new UsageError(`invalid --cache ${cache} (a whole number of seconds)`);
+  }
+  const immutable = values.immutable as string | undefined;
+  if (immutable !== undefined && immutable !== 'none') {
+    try {
+      new RegExp(immutable);
+    } catch (error) {
+      throw new UsageError(`invalid --immutable: ${(error as Error).message}`);
+    }
+  }
+  if (values.spa === '') throw new UsageError('--spa= needs a file name');
   const mode = (values.mode ?? 'eventloop') as ServeMode;
   if (!SERVE_MODES.includes(mode)) {
     throw new UsageError(
@@ -109,7 +227,7 @@ export function parseCli(argv: string[]): CliOptions {
   if (!(shutdownTimeout >= 0) || values['shutdown-timeout'] === '') {
     throw new UsageError(`invalid --shutdown-timeout ${String(values['shutdown-timeout'])}`);
   }
-  if (values.unix !== undefined && (values.bind !== undefined || positionals.length > 0)) {
+  if (values.unix !== undefined && (values.bind !== undefined || portText !== undefined)) {
     throw new UsageError('--unix cannot be combined with a port or --bind');
   }
   return {
@@ -124,7 +242,14 @@ export function parseCli(argv: string[]): CliOptions {
     maxConnections,
     fileCache: values['no-file-cache'] !== true,
     shutdownTimeout,
+    cors: (values.cors as string | undefined) ?? null,
+    fallbackFile: (values.spa as string | undefined) ?? null,
+    maxAge: cache === undefined ? null : Number(cache),
+    immutableNames: immutable === 'none' ? null : immutable,
+    compress: values.compress === true,
+    logFormat,
     help: values.help === true,
+    version: values.version === true,
   };
 }
 

@@ -5,7 +5,15 @@
  * @module
  */
 import { constants } from 'node:os';
-import { type CliOptions, parseCli, servingLine, USAGE, UsageError } from './cli-options.js';
+import {
+  type CliOptions,
+  parseCli,
+  SYNOPSIS,
+  servingLine,
+  USAGE,
+  UsageError,
+  version,
+} from './cli-options.js';
 import { createFileServer, type FileServer } from './index.js';
 
 /** Runs the command; resolves with the exit status once the server has stopped. */
@@ -15,11 +23,15 @@ export async function main(argv: string[]): Promise<number> {
     options = parseCli(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${USAGE}socketserver-http: error: ${error.message}\n`);
+    process.stderr.write(`${SYNOPSIS}socketserver-http: error: ${error.message}\n`);
     return 2;
   }
   if (options.help) {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (options.version) {
+    process.stdout.write(`socketserver-http ${version()}\n`);
     return 0;
   }
   let server: FileServer;
@@ -35,6 +47,13 @@ export async function main(argv: string[]): Promise<number> {
       dotfiles: options.dotfiles,
       maxConnections: options.maxConnections,
       fileCache: options.fileCache,
+      cors: options.cors,
+      fallbackFile: options.fallbackFile,
+      maxAge: options.maxAge,
+      ...(options.immutableNames === undefined ? {} : { immutableNames: options.immutableNames }),
+      precompressed: options.compress,
+      compress: options.compress,
+      logFormat: options.logFormat,
     });
   } catch (error) {
     const code = (error as { code?: string }).code;

@@ -264,10 +264,13 @@ describe('socketserver-http', () => {
   it('--help prints the usage', async () => {
     const { code, stdout } = await runCli(['--help']);
     expect(code).toBe(0);
-    expect(stdout).toContain(
-      'usage: socketserver-http [port] [-b|--bind ADDR] [-d|--directory DIR]',
+    expect(stdout).toMatch(
+      /^usage: socketserver-http \[port\] \[-p\|--port PORT\] \[-b\|--bind ADDR\] \[-d\|--directory DIR\]\n/,
     );
     expect(stdout).toContain('--mode eventloop|threading|forking|sync');
+    for (const flag of ['--cors', '--spa', '--cache', '--compress', '--log-format', '--version']) {
+      expect(stdout).toContain(`\n  ${flag} `);
+    }
   });
 
   it.each([
