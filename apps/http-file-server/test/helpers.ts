@@ -16,9 +16,13 @@ export interface Cli {
   exited: Promise<number | null>;
 }
 
-/** Starts the command in `cwd` and waits for its "Serving HTTP" line. */
-export function startCli(cwd: string, args: string[]): Promise<Cli> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts the command in `cwd` (with `env` added to this process's) and waits for its "Serving HTTP" line. */
+export function startCli(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   let stdout = '';
   let stderr = '';
