@@ -20,7 +20,10 @@
 //      transport-unix came along); then with mixin-threading added,
 //      SimpleHTTPRequestHandler in worker threads, which import it from the
 //      installed package (its moduleUrl), whether the script imported or
-//      required it.
+//      required it;
+//   6. the socketserver-http command: its tarball (with the packages it
+//      needs) installed in an empty folder, then run with npx from there:
+//      --version, --help, and serving a file brotli-compressed to a client.
 // Exits non-zero on any failure.
 import { execFileSync } from 'node:child_process';
 import {
@@ -191,6 +194,59 @@ console.log('http README example ok on TCP and the Unix socket');
 `,
   );
   process.stdout.write(run('node', ['run.mjs'], app));
+}
+
+/** Installs the socketserver-http tarball in an empty folder and runs it with npx, as a user would. */
+function httpCli(core) {
+  const needed = ['http', 'transport-inet', 'transport-unix', 'mixin-threading', 'mixin-forking'];
+  const app = install('http-cli', [
+    core,
+    ...needed.map((name) => pack(`packages/${name}`)),
+    pack('apps/http-file-server'),
+  ]);
+  const { version } = JSON.parse(
+    readFileSync(join(root, 'apps/http-file-server/package.json'), 'utf8'),
+  );
+  const printed = run('npx', ['socketserver-http', '--version'], app).trim();
+  if (printed !== `socketserver-http ${version}`) throw new Error(`--version printed ${printed}`);
+  if (!run('npx', ['socketserver-http', '--help'], app).startsWith('usage: socketserver-http')) {
+    throw new Error('--help printed no usage');
+  }
+  mkdirSync(join(app, 'www'));
+  writeFileSync(join(app, 'www', 'app.js'), 'console.log("hello");\n'.repeat(100));
+  writeFileSync(
+    join(app, 'serve.mjs'),
+    `import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { brotliDecompressSync } from 'node:zlib';
+// npx runs the command as its child: the signal goes to the process group, as Ctrl-C in a shell does.
+const child = spawn('npx', ['socketserver-http', '0', '-b', '127.0.0.1', '-d', 'www', '--compress', '--quiet'], {
+  stdio: ['ignore', 'pipe', 'pipe'],
+  detached: true,
+});
+let stderr = '';
+child.stderr.on('data', (data) => (stderr += data));
+const line = await new Promise((resolve) => child.stdout.once('data', (data) => resolve(String(data))));
+const port = Number(/ port (\\d+) /.exec(line)[1]);
+const response = await new Promise((resolve, reject) => {
+  request({ host: '127.0.0.1', port, path: '/app.js', headers: { 'Accept-Encoding': 'br' } }, (res) => {
+    const chunks = [];
+    res.on('data', (chunk) => chunks.push(chunk)).on('end', () => resolve({ res, body: Buffer.concat(chunks) }));
+  }).on('error', reject).end();
+});
+const closed = new Promise((resolve) => child.on('close', resolve));
+process.kill(-child.pid, 'SIGTERM');
+await closed;
+const body = brotliDecompressSync(response.body).toString();
+if (!stderr.includes('SIGTERM received, exiting.') || response.res.headers['content-encoding'] !== 'br' || body !== readFileSync('www/app.js', 'utf8')) {
+  throw new Error('unexpected: ' + JSON.stringify({ stderr, headers: response.res.headers }));
+}
+console.log('npx socketserver-http ' + line.trim() + ': app.js brotli-compressed, decoded to the file; stopped by SIGTERM');
+`,
+  );
+  console.log(`npx socketserver-http --version: ${printed}`);
+  process.stdout.write(run('node', ['serve.mjs'], app));
 }
 
 try {
@@ -410,6 +466,7 @@ module.exports = { Upper };
     nodes,
   );
   httpExample(core);
+  httpCli(core);
   oneCore();
   console.log('pack check passed');
 } finally {
