@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 // Benchmarks socketserver-http against named peers with wrk, on loopback:
 //   1. keep-alive GETs of a 1 KiB file (requests/s): vs sirv on node:http, vs nginx
-//      (and socketserver-http without its file cache)
+//      (and socketserver-http without its file cache, and with --compress: the
+//      1 KiB file is not compressed, so that row is the cost of --compress itself)
 //   2. a 10 MiB file, keep-alive, few connections (bytes/s): vs nginx
+//   3. a 100 KiB .js with app.js.br and app.js.gz beside it, asked with
+//      Accept-Encoding br, and gzip: --compress vs nginx's gzip_static (gzip
+//      only: Debian's nginx has no brotli module) and sirv's precompressed files
+// Servers are started in the same order each round, so the rows alternate.
 // Peers that are not installed (wrk, nginx) are reported as skipped. Every
 // load run is bounded (-d seconds); every process started is stopped.
 //
@@ -14,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -110,31 +116,45 @@ function startOurs(...extra) {
   );
 }
 
-// Rows measured for the 1 KiB file only.
-const SMALL_ONLY = new Set(['socketserver-http --no-file-cache', 'sirv (node:http)']);
+/** The loads: a path, wrk's connections, a header, the Content-Encoding the answer must have. */
+const LOADS = {
+  '1 KiB': { path: '/1k.bin', conns: connections },
+  '10 MiB': { path: '/10m.bin', conns: 4 },
+  '.js br': { path: '/app.js', conns: connections, coding: 'br' },
+  '.js gzip': { path: '/app.js', conns: connections, coding: 'gzip' },
+};
 
+/** Each row: how to start it, and which loads it takes. */
 const servers = {
-  async 'socketserver-http'() {
-    return startOurs();
+  'socketserver-http': { loads: ['1 KiB', '10 MiB'], start: () => startOurs() },
+  'socketserver-http --compress': {
+    loads: ['1 KiB', '.js br', '.js gzip'],
+    start: () => startOurs('--compress'),
   },
-  async 'socketserver-http --no-file-cache'() {
-    return startOurs('--no-file-cache');
+  'socketserver-http --no-file-cache': {
+    loads: ['1 KiB'],
+    start: () => startOurs('--no-file-cache'),
   },
-  async 'sirv (node:http)'() {
-    return startProcess(
-      process.execPath,
-      [join(here, 'sirv-server.mjs'), join(work, 'www')],
-      (out) => Number(/^(\d+)\n/.exec(out)?.[1]) || 0,
-      { cwd: join(here, '..') },
-    );
+  'sirv (node:http)': {
+    loads: ['1 KiB', '.js br', '.js gzip'],
+    start: () =>
+      startProcess(
+        process.execPath,
+        [join(here, 'sirv-server.mjs'), join(work, 'www')],
+        (out) => Number(/^(\d+)\n/.exec(out)?.[1]) || 0,
+        { cwd: join(here, '..') },
+      ),
   },
-  async nginx() {
-    if (!NGINX) return null;
-    const port = await freePort();
-    const conf = join(work, 'nginx.conf');
-    writeFileSync(
-      conf,
-      `worker_processes 1;
+  nginx: { loads: ['1 KiB', '10 MiB', '.js gzip'], start: () => startNginx() },
+};
+
+async function startNginx() {
+  if (!NGINX) return null;
+  const port = await freePort();
+  const conf = join(work, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1;
 daemon off;
 pid ${join(work, 'nginx.pid')};
 error_log ${join(work, 'nginx-error.log')} warn;
@@ -145,7 +165,8 @@ http {
   tcp_nopush on;
   keepalive_requests 1000000;
   keepalive_timeout 5s;
-  types { application/octet-stream bin; }
+  gzip_static on;
+  types { application/octet-stream bin; application/javascript js; }
   client_body_temp_path ${join(work, 'nginx-tmp')};
   proxy_temp_path ${join(work, 'nginx-tmp')};
   fastcgi_temp_path ${join(work, 'nginx-tmp')};
@@ -157,17 +178,16 @@ http {
   }
 }
 `,
-    );
-    mkdirSync(join(work, 'nginx-tmp'), { recursive: true });
-    const child = spawn(NGINX, ['-c', conf, '-p', work, '-e', join(work, 'nginx-error.log')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    processes.add(child);
-    child.on('exit', () => processes.delete(child));
-    await waitListening(port);
-    return { child, port };
-  },
-};
+  );
+  mkdirSync(join(work, 'nginx-tmp'), { recursive: true });
+  const child = spawn(NGINX, ['-c', conf, '-p', work, '-e', join(work, 'nginx-error.log')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  processes.add(child);
+  child.on('exit', () => processes.delete(child));
+  await waitListening(port);
+  return { child, port };
+}
 
 function parseWrk(output) {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1]);
@@ -179,9 +199,35 @@ function parseWrk(output) {
   return { rps, bytes, errors: Number(errors), socketErrors };
 }
 
-async function wrk(port, path, conns, seconds) {
-  const args = ['-t1', `-c${conns}`, `-d${seconds}s`, `http://127.0.0.1:${port}${path}`];
-  return parseWrk(await run(WRK, args));
+async function wrk(port, load, seconds) {
+  const header = load.coding ? ['-H', `Accept-Encoding: ${load.coding}`] : [];
+  const args = ['-t1', `-c${load.conns}`, `-d${seconds}s`, ...header];
+  return parseWrk(await run(WRK, [...args, `http://127.0.0.1:${port}${load.path}`]));
+}
+
+/** Checks once that the server answers the load as intended (the coding asked for, or none). */
+async function checkCoding(port, load) {
+  const headers = load.coding ? { 'Accept-Encoding': load.coding } : {};
+  const response = await fetch(`http://127.0.0.1:${port}${load.path}`, { headers });
+  await response.arrayBuffer();
+  // fetch decodes the body and keeps Content-Encoding in the headers.
+  const coding = response.headers.get('content-encoding') ?? undefined;
+  if (response.status !== 200 || coding !== load.coding) {
+    throw new Error(
+      `${load.path}: status ${response.status}, coding ${coding}, wanted ${load.coding}`,
+    );
+  }
+}
+
+/** A 100 KiB script that compresses about as real ones do (to roughly a quarter). */
+function script() {
+  const words = ['const', 'return', 'function', 'value', 'index', 'render', 'state', 'props'];
+  let text = '';
+  for (let i = 0; text.length < 100 * 1024; i++) {
+    const w = words[(i * 7) % words.length];
+    text += `export ${w === 'const' ? 'const' : 'function'} ${w}${i.toString(36)}(a${i % 13}) { return a${i % 13} * ${(i * 2654435761) % 1000}; }\n`;
+  }
+  return Buffer.from(text.slice(0, 100 * 1024));
 }
 
 async function main() {
@@ -195,12 +241,21 @@ async function main() {
   for (let i = 0; i < big.length; i += 4096) big[i] = i & 0xff;
   writeFileSync(join(work, 'www', '10m.bin'), big);
 
+  const js = script();
+  writeFileSync(join(work, 'www', 'app.js'), js);
+  writeFileSync(
+    join(work, 'www', 'app.js.br'),
+    brotliCompressSync(js, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
+  );
+  writeFileSync(join(work, 'www', 'app.js.gz'), gzipSync(js, { level: 9 }));
+
+  // results[server][load] = each round's figure (requests/s, or bytes/s for 10 MiB)
   const results = {};
   for (let round = 0; round < rounds; round++) {
-    for (const [name, startServer] of Object.entries(servers)) {
+    for (const [name, row] of Object.entries(servers)) {
       let server;
       try {
-        server = await startServer();
+        server = await row.start();
       } catch (error) {
         results[name] ??= { skipped: error.message };
         continue;
@@ -211,43 +266,64 @@ async function main() {
       }
       try {
         await waitListening(server.port);
-        await wrk(server.port, '/1k.bin', connections, 1); // warm-up
-        const small = await wrk(server.port, '/1k.bin', connections, duration);
-        results[name] ??= { rps: 0, bytes: 0, errors: 0 };
-        const entry = results[name];
-        entry.rps = Math.max(entry.rps, small.rps);
-        entry.errors += small.errors;
-        if (!SMALL_ONLY.has(name)) {
-          const large = await wrk(server.port, '/10m.bin', 4, duration);
-          entry.bytes = Math.max(entry.bytes, large.bytes);
-          entry.errors += large.errors;
+        results[name] ??= {};
+        for (const loadName of row.loads) {
+          const load = LOADS[loadName];
+          await checkCoding(server.port, load);
+          await wrk(server.port, load, 1); // warm-up
+          const result = await wrk(server.port, load, duration);
+          if (result.errors > 0) throw new Error(`${name} ${loadName}: ${result.errors} errors`);
+          const figure = loadName === '10 MiB' ? result.bytes : result.rps;
+          results[name][loadName] ??= [];
+          results[name][loadName].push(figure);
         }
       } finally {
         await stop(server.child);
       }
     }
   }
+  report(results);
+}
 
+function report(results) {
   const ours = results['socketserver-http'];
-  const fmt = (n) => (Number.isFinite(n) && n > 0 ? n.toFixed(0) : '-');
-  const mib = (n) => (Number.isFinite(n) && n > 0 ? (n / 1024 / 1024).toFixed(0) : '-');
+  const best = (figures) => (figures?.length ? Math.max(...figures) : Number.NaN);
+  const fmt = (n, load) =>
+    !Number.isFinite(n)
+      ? '-'
+      : load === '10 MiB'
+        ? `${(n / 1024 / 1024).toFixed(0)} MiB/s`
+        : n.toFixed(0);
   console.log(
-    `\nwrk -t1 -c${connections} -d${duration}s (1 KiB), wrk -t1 -c4 -d${duration}s (10 MiB); best of ${rounds} rounds; loopback\n`,
+    `\nwrk -t1 -c${connections} -d${duration}s (-c4 for 10 MiB); best of ${rounds} rounds (each round's figure in brackets); loopback\n`,
   );
-  console.log('| server | 1 KiB req/s | vs ours | 10 MiB MiB/s | vs ours | errors |');
-  console.log('|---|---:|---:|---:|---:|---:|');
+  const names = Object.keys(LOADS);
+  console.log(`| server | ${names.join(' | ')} |`);
+  console.log(`|---|${names.map(() => '---:').join('|')}|`);
   for (const [name, r] of Object.entries(results)) {
     if (r.skipped) {
-      console.log(`| ${name} | skipped: ${r.skipped} | | | | |`);
+      console.log(`| ${name} | skipped: ${r.skipped} |${names.map(() => '').join(' |')}`);
       continue;
     }
-    const ratio = (a, b) => (a > 0 && b > 0 ? `${(b / a).toFixed(2)}x` : '-');
-    console.log(
-      `| ${name} | ${fmt(r.rps)} | ${ratio(r.rps, ours?.rps)} | ${mib(r.bytes)} | ${ratio(r.bytes, ours?.bytes)} | ${r.errors} |`,
+    const cells = names.map((load) =>
+      r[load] ? `${fmt(best(r[load]), load)} [${r[load].map((n) => fmt(n, load)).join(', ')}]` : '',
     );
+    console.log(`| ${name} | ${cells.join(' | ')} |`);
   }
+  const compress = results['socketserver-http --compress'];
+  const nginx = results.nginx;
+  const ratio = (a, b) => (a > 0 && b > 0 ? `${(a / b).toFixed(2)}x` : '-');
+  console.log('\nRatios (best against best; per round in brackets):');
+  const perRound = (a = [], b = []) => a.map((x, i) => ratio(x, b[i])).join(', ');
   console.log(
-    '\n"vs ours" is socketserver-http divided by the peer: above 1.00x, socketserver-http is faster.',
+    `- 1 KiB, --compress / without: ${ratio(best(compress?.['1 KiB']), best(ours?.['1 KiB']))} [${perRound(compress?.['1 KiB'], ours?.['1 KiB'])}]`,
+  );
+  console.log(
+    `- 1 KiB, ours / nginx: ${ratio(best(ours?.['1 KiB']), best(nginx?.['1 KiB']))}; ours / sirv: ${ratio(best(ours?.['1 KiB']), best(results['sirv (node:http)']?.['1 KiB']))}`,
+  );
+  console.log(`- 10 MiB, ours / nginx: ${ratio(best(ours?.['10 MiB']), best(nginx?.['10 MiB']))}`);
+  console.log(
+    `- 100 KiB .js, --compress br / nginx gzip_static: ${ratio(best(compress?.['.js br']), best(nginx?.['.js gzip']))} [${perRound(compress?.['.js br'], nginx?.['.js gzip'])}]; gzip / nginx gzip: ${ratio(best(compress?.['.js gzip']), best(nginx?.['.js gzip']))}`,
   );
 }
 
