@@ -13,7 +13,15 @@
 //
 // Usage (after `pnpm build`): node apps/http-file-server/bench/run.mjs [--duration 5] [--connections 50]
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -189,14 +197,31 @@ http {
   return { child, port };
 }
 
+/**
+ * CPU time (user + system, µs) of a process and its children (nginx's
+ * worker), from /proc: steadier than requests per second on a shared machine.
+ */
+function cpuMicros(pid) {
+  try {
+    const own = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const ticks = Number(own[11]) + Number(own[12]);
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    const theirs = children ? children.split(' ').map(cpuMicros) : [];
+    return ticks * 10_000 + theirs.reduce((a, b) => a + b, 0);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function parseWrk(output) {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1]);
+  const requests = Number(/(\d+) requests in/.exec(output)?.[1]);
   const transfer = /Transfer\/sec:\s+([\d.]+)([KMG]?B)/.exec(output);
   const scale = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
   const bytes = transfer ? Number(transfer[1]) * scale[transfer[2]] : Number.NaN;
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? '0';
   const socketErrors = /Socket errors: (.*)/.exec(output)?.[1] ?? 'none';
-  return { rps, bytes, errors: Number(errors), socketErrors };
+  return { rps, requests, bytes, errors: Number(errors), socketErrors };
 }
 
 async function wrk(port, load, seconds) {
@@ -271,11 +296,15 @@ async function main() {
           const load = LOADS[loadName];
           await checkCoding(server.port, load);
           await wrk(server.port, load, 1); // warm-up
+          const cpuBefore = cpuMicros(server.child.pid);
           const result = await wrk(server.port, load, duration);
+          const cpu = (cpuMicros(server.child.pid) - cpuBefore) / result.requests;
           if (result.errors > 0) throw new Error(`${name} ${loadName}: ${result.errors} errors`);
           const figure = loadName === '10 MiB' ? result.bytes : result.rps;
           results[name][loadName] ??= [];
           results[name][loadName].push(figure);
+          results[name][`${loadName} cpu`] ??= [];
+          results[name][`${loadName} cpu`].push(cpu);
         }
       } finally {
         await stop(server.child);
@@ -312,11 +341,22 @@ function report(results) {
   }
   const compress = results['socketserver-http --compress'];
   const nginx = results.nginx;
+  const median = (figures = []) =>
+    [...figures].sort((a, b) => a - b)[Math.floor(figures.length / 2)];
+  console.log('\nServer CPU µs per request (median of rounds; each round in brackets):');
+  for (const [name, r] of Object.entries(results)) {
+    for (const load of names.filter((load) => r[`${load} cpu`])) {
+      const cpu = r[`${load} cpu`];
+      console.log(
+        `- ${name}, ${load}: ${median(cpu).toFixed(1)} [${cpu.map((n) => n.toFixed(1)).join(', ')}]`,
+      );
+    }
+  }
   const ratio = (a, b) => (a > 0 && b > 0 ? `${(a / b).toFixed(2)}x` : '-');
   console.log('\nRatios (best against best; per round in brackets):');
   const perRound = (a = [], b = []) => a.map((x, i) => ratio(x, b[i])).join(', ');
   console.log(
-    `- 1 KiB, --compress / without: ${ratio(best(compress?.['1 KiB']), best(ours?.['1 KiB']))} [${perRound(compress?.['1 KiB'], ours?.['1 KiB'])}]`,
+    `- 1 KiB, --compress / without: ${ratio(best(compress?.['1 KiB']), best(ours?.['1 KiB']))} [${perRound(compress?.['1 KiB'], ours?.['1 KiB'])}]; CPU per request, medians: ${ratio(median(compress?.['1 KiB cpu']), median(ours?.['1 KiB cpu']))}`,
   );
   console.log(
     `- 1 KiB, ours / nginx: ${ratio(best(ours?.['1 KiB']), best(nginx?.['1 KiB']))}; ours / sirv: ${ratio(best(ours?.['1 KiB']), best(results['sirv (node:http)']?.['1 KiB']))}`,

@@ -373,8 +373,9 @@ export class SimpleHTTPRequestHandler extends BaseHTTPRequestHandler implements 
 
   /** The codings of the response the client accepts, best first; none for a `Range` request. */
   #acceptedCodings(): readonly Encoding[] {
-    if (this.headers.has('range')) return NO_CODINGS;
-    return acceptedEncodings(this.headers.get('accept-encoding'));
+    const accept = this.headers.get('accept-encoding');
+    if (accept === undefined || this.headers.has('range')) return NO_CODINGS;
+    return acceptedEncodings(accept);
   }
 
   async #serveFromDisk(
