@@ -6,7 +6,8 @@ const json = process.env.VITEST_JSON;
 
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'apps/*', 'bench'],
+    // Each app's folder by its config: apps/ also holds CLI.md.
+    projects: ['packages/*', 'apps/*/vitest.config.ts', 'bench'],
     reporters: json ? ['default', ['json', { outputFile: json }]] : ['default'],
   },
 });

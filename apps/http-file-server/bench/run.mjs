@@ -7,12 +7,14 @@
 //   3. a 100 KiB .js with app.js.br and app.js.gz beside it, asked with
 //      Accept-Encoding br, and gzip: --compress vs nginx's gzip_static (gzip
 //      only: Debian's nginx has no brotli module) and sirv's precompressed files
+//   4. the 1 KiB file over HTTPS, keep-alive: --tls-cert/--tls-key vs nginx
+//      with the same certificate (made by openssl for the run)
 // Servers are started in the same order each round, so the rows alternate.
 // Peers that are not installed (wrk, nginx) are reported as skipped. Every
 // load run is bounded (-d seconds); every process started is stopped.
 //
 // Usage (after `pnpm build`): node apps/http-file-server/bench/run.mjs [--duration 5] [--connections 50]
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -22,6 +24,8 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -102,10 +106,29 @@ async function stop(child) {
   clearTimeout(timer);
 }
 
-async function waitListening(port) {
+/** One GET: its status and Content-Encoding (HTTPS without checking the run's own certificate). */
+function get(port, load) {
+  const request = load.tls ? httpsRequest : httpRequest;
+  const headers = load.coding ? { 'Accept-Encoding': load.coding } : {};
+  return new Promise((resolve, reject) => {
+    request(
+      { host: '127.0.0.1', port, path: load.path, headers, rejectUnauthorized: false },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve({ status: res.statusCode, coding: res.headers['content-encoding'] }),
+        );
+      },
+    )
+      .on('error', reject)
+      .end();
+  });
+}
+
+async function waitListening(port, load = LOADS['1 KiB']) {
   for (let i = 0; i < 100; i++) {
     try {
-      await fetch(`http://127.0.0.1:${port}/1k.bin`).then((r) => r.arrayBuffer());
+      await get(port, load);
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 50));
@@ -130,6 +153,7 @@ const LOADS = {
   '10 MiB': { path: '/10m.bin', conns: 4 },
   '.js br': { path: '/app.js', conns: connections, coding: 'br' },
   '.js gzip': { path: '/app.js', conns: connections, coding: 'gzip' },
+  'HTTPS 1 KiB': { path: '/1k.bin', conns: connections, tls: true },
 };
 
 /** Each row: how to start it, and which loads it takes. */
@@ -153,12 +177,13 @@ const servers = {
         { cwd: join(here, '..') },
       ),
   },
-  nginx: { loads: ['1 KiB', '10 MiB', '.js gzip'], start: () => startNginx() },
+  nginx: { loads: ['1 KiB', '10 MiB', '.js gzip', 'HTTPS 1 KiB'], start: () => startNginx() },
 };
 
 async function startNginx() {
   if (!NGINX) return null;
   const port = await freePort();
+  const tlsPort = await freePort();
   const conf = join(work, 'nginx.conf');
   writeFileSync(
     conf,
@@ -184,6 +209,12 @@ http {
     listen 127.0.0.1:${port};
     root ${join(work, 'www')};
   }
+  server {
+    listen 127.0.0.1:${tlsPort} ssl;
+    ssl_certificate ${join(work, 'cert.pem')};
+    ssl_certificate_key ${join(work, 'key.pem')};
+    root ${join(work, 'www')};
+  }
 }
 `,
   );
@@ -194,7 +225,7 @@ http {
   processes.add(child);
   child.on('exit', () => processes.delete(child));
   await waitListening(port);
-  return { child, port };
+  return { child, port, tlsPort };
 }
 
 /**
@@ -227,20 +258,15 @@ function parseWrk(output) {
 async function wrk(port, load, seconds) {
   const header = load.coding ? ['-H', `Accept-Encoding: ${load.coding}`] : [];
   const args = ['-t1', `-c${load.conns}`, `-d${seconds}s`, ...header];
-  return parseWrk(await run(WRK, [...args, `http://127.0.0.1:${port}${load.path}`]));
+  const url = `${load.tls ? 'https' : 'http'}://127.0.0.1:${port}${load.path}`;
+  return parseWrk(await run(WRK, [...args, url]));
 }
 
 /** Checks once that the server answers the load as intended (the coding asked for, or none). */
 async function checkCoding(port, load) {
-  const headers = load.coding ? { 'Accept-Encoding': load.coding } : {};
-  const response = await fetch(`http://127.0.0.1:${port}${load.path}`, { headers });
-  await response.arrayBuffer();
-  // fetch decodes the body and keeps Content-Encoding in the headers.
-  const coding = response.headers.get('content-encoding') ?? undefined;
-  if (response.status !== 200 || coding !== load.coding) {
-    throw new Error(
-      `${load.path}: status ${response.status}, coding ${coding}, wanted ${load.coding}`,
-    );
+  const { status, coding } = await get(port, load);
+  if (status !== 200 || coding !== load.coding) {
+    throw new Error(`${load.path}: status ${status}, coding ${coding}, wanted ${load.coding}`);
   }
 }
 
@@ -273,6 +299,16 @@ async function main() {
     brotliCompressSync(js, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
   );
   writeFileSync(join(work, 'www', 'app.js.gz'), gzipSync(js, { level: 9 }));
+  // One certificate for every HTTPS row: ECDSA P-256, as a site would use.
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+      ...['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '2'],
+      ...['-keyout', join(work, 'key.pem'), '-out', join(work, 'cert.pem')],
+    ],
+    { stdio: 'ignore' },
+  );
 
   // results[server][load] = each round's figure (requests/s, or bytes/s for 10 MiB)
   const results = {};
@@ -290,14 +326,15 @@ async function main() {
         continue;
       }
       try {
-        await waitListening(server.port);
         results[name] ??= {};
         for (const loadName of row.loads) {
           const load = LOADS[loadName];
-          await checkCoding(server.port, load);
-          await wrk(server.port, load, 1); // warm-up
+          const port = load.tls ? (server.tlsPort ?? server.port) : server.port;
+          await waitListening(port, load);
+          await checkCoding(port, load);
+          await wrk(port, load, 1); // warm-up
           const cpuBefore = cpuMicros(server.child.pid);
-          const result = await wrk(server.port, load, duration);
+          const result = await wrk(port, load, duration);
           const cpu = (cpuMicros(server.child.pid) - cpuBefore) / result.requests;
           if (result.errors > 0) throw new Error(`${name} ${loadName}: ${result.errors} errors`);
           const figure = loadName === '10 MiB' ? result.bytes : result.rps;
@@ -364,6 +401,10 @@ function report(results) {
   console.log(`- 10 MiB, ours / nginx: ${ratio(best(ours?.['10 MiB']), best(nginx?.['10 MiB']))}`);
   console.log(
     `- 100 KiB .js, --compress br / nginx gzip_static: ${ratio(best(compress?.['.js br']), best(nginx?.['.js gzip']))} [${perRound(compress?.['.js br'], nginx?.['.js gzip'])}]; gzip / nginx gzip: ${ratio(best(compress?.['.js gzip']), best(nginx?.['.js gzip']))}`,
+  );
+  const tls = results['socketserver-http --tls-cert'];
+  console.log(
+    `- HTTPS 1 KiB, ours / nginx: ${ratio(best(tls?.['HTTPS 1 KiB']), best(nginx?.['HTTPS 1 KiB']))} [${perRound(tls?.['HTTPS 1 KiB'], nginx?.['HTTPS 1 KiB'])}]`,
   );
 }
 
