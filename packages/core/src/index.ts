@@ -6,12 +6,22 @@
  * the `EventLoopMixIn`, and the error classes. Concrete transports live in
  * `@socketserver/transport-inet` and `@socketserver/transport-unix`.
  *
+ * Deployment support shared by the transports: the PROXY protocol
+ * (`parseProxyHeader`, `proxyHeaderOf`), the TLS handshake step
+ * (`TLSLayer`) and systemd socket activation (`listenFds`).
+ *
  * @module
  */
 export type { RequestHandlerClass } from './base-request-handler.js';
 export { BaseRequestHandler, closeIdleHandlers } from './base-request-handler.js';
 export type { ServeForeverOptions, ServerSettings } from './base-server.js';
 export { BaseServer, formatAddress } from './base-server.js';
+export type {
+  ConnectionSetup,
+  PreparedConnection,
+  ProxyProtocolSettings,
+} from './connection-setup.js';
+export { ProxyPolicy, prepareConnection, proxyHeaderOf } from './connection-setup.js';
 export { DatagramRequestHandler } from './datagram-request-handler.js';
 export { DatagramServer } from './datagram-server.js';
 export type { SocketServerErrorCode } from './errors.js';
@@ -35,11 +45,22 @@ export {
   locateHandler,
   markHandlerHost,
 } from './handler-module.js';
+export {
+  DEFAULT_PROXY_HEADER_TIMEOUT,
+  readProxyHeader,
+} from './proxy-header-reader.js';
+export type { ProxyHeader, ProxyParse, ProxyProtocolFailure } from './proxy-protocol.js';
+export { ProxyProtocolError, parseProxyHeader, V1_MAX_LENGTH } from './proxy-protocol.js';
+export type { ProxySSLInfo, ProxyTLV, ProxyTLVs } from './proxy-tlv.js';
+export { crc32c } from './proxy-tlv.js';
 export { handleFd } from './node-internals.js';
 export type { ReaderFlow } from './reader.js';
 export { attachReader, Reader } from './reader.js';
 export { StreamRequestHandler } from './stream-request-handler.js';
 export { StreamServer } from './stream-server.js';
+export type { TLSIdentity, TLSSettings } from './tls-layer.js';
+export { DEFAULT_HANDSHAKE_TIMEOUT, TLSHandshakeError, TLSLayer } from './tls-layer.js';
+export { LOOPBACK_SOURCES, TrustedSources } from './trusted-sources.js';
 export type {
   Address,
   Awaitable,

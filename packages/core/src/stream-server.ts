@@ -7,6 +7,10 @@ import { createServer, type ListenOptions, type Server, type Socket } from 'node
 import { BaseServer } from './base-server.js';
 import { closeConnection } from './connection.js';
 import { handleFd } from './node-internals.js';
+import { type ConnectionSetup, ProxyPolicy, prepareConnection } from './connection-setup.js';
+import { DEFAULT_PROXY_HEADER_TIMEOUT } from './proxy-header-reader.js';
+import type { TLSLayer } from './tls-layer.js';
+import { LOOPBACK_SOURCES } from './trusted-sources.js';
 import type { Address } from './types.js';
 
 /**
@@ -23,6 +27,14 @@ import type { Address } from './types.js';
  * After a request, `shutdownRequest` ends the connection (Python's
  * `shutdown(SHUT_WR)`): bytes the handler wrote are delivered first, unread
  * input is discarded, and a connection idle for 5 s after that is destroyed.
+ *
+ * Deployment settings (read when the server binds):
+ * - `proxyProtocol` (default false): every connection must start with a
+ *   PROXY header (version 1 or 2) from a source in `proxyProtocolFrom`
+ *   (default loopback); `clientAddress` is then the client the header
+ *   names. See {@link prepareConnection}.
+ * - `listenFd` (default null): serve a listening socket inherited from the
+ *   parent process (systemd socket activation) instead of binding one.
  */
 export abstract class StreamServer<A extends Address = Address> extends BaseServer<Socket, A> {
   /** The listening socket, once bound. */
@@ -31,8 +43,31 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
   allowReuseAddress = false;
   /** `SO_REUSEPORT`. See the transport's README for what the Node version allows. */
   allowReusePort = false;
+  /**
+   * Expect a PROXY protocol header (version 1 or 2) first on every connection
+   * (default false). The header is read before the connection is queued, so
+   * `verifyRequest`, `handleError` and the handler all see the client it
+   * names as `clientAddress`; the header itself is `proxyHeaderOf(request)`.
+   * A connection from an untrusted source, or with a malformed, truncated or
+   * late header, is closed and reported to `handleError`.
+   */
+  proxyProtocol = false;
+  /** Addresses and CIDR blocks trusted to send PROXY headers (default loopback: `127.0.0.0/8`, `::1/128`). */
+  proxyProtocolFrom: readonly string[] = LOOPBACK_SOURCES;
+  /** How long a peer has to send its whole PROXY header, in ms (default 5000). */
+  proxyHeaderTimeout = DEFAULT_PROXY_HEADER_TIMEOUT;
+  /**
+   * A listening socket's file descriptor to serve instead of binding
+   * `serverAddress` (default null), for example one inherited through
+   * systemd socket activation (see `listenFds`). `serverAddress` becomes the
+   * socket's own address.
+   */
+  listenFd: number | null = null;
 
   #connections = new Set<Socket>();
+  #proxy: ProxyPolicy | null = null;
+  /** Connections still reading their PROXY header or in their TLS handshake: not requests yet. */
+  #preparing = new Set<Socket>();
   /** One 'close' listener shared by every connection, not a closure each. */
   readonly #forget = (() => {
     const connections = this.#connections;
@@ -50,6 +85,11 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
   /** A connected peer's address. For transports. */
   protected abstract clientAddressOf(socket: Socket): A;
 
+  /** The TLS layer connections go through before their handler, or null (default: none). For transports. */
+  protected tlsLayer(): TLSLayer | null {
+    return null;
+  }
+
   /**
    * Binds and listens (Node does both in one call), with a backlog of
    * {@link listenBacklog}, then records the real address in `serverAddress`.
@@ -57,11 +97,15 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
    */
   override async serverBind(): Promise<void> {
     await super.serverBind();
+    this.#proxy = this.proxyProtocol
+      ? new ProxyPolicy({ from: this.proxyProtocolFrom, timeout: this.proxyHeaderTimeout })
+      : null;
     const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
     server.on('connection', (socket) => this.#accept(socket));
+    const where = this.listenFd === null ? this.listenOptions() : { fd: this.listenFd };
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ ...this.listenOptions(), backlog: this.listenBacklog() }, () => {
+      server.listen({ ...where, backlog: this.listenBacklog() }, () => {
         server.off('error', reject);
         resolve();
       });
@@ -105,6 +149,7 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
     const server = this.socket;
     this.socket = null;
     if (server?.listening) server.close();
+    for (const socket of this.#preparing) socket.destroy();
     await super.serverClose();
     for (const socket of this.#connections) {
       if (socket.writableEnded) socket.unref();
@@ -129,7 +174,33 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
     }
     this.#connections.add(socket);
     socket.once('close', this.#forget);
-    if (!this.enqueueRequest(socket, this.clientAddressOf(socket))) socket.destroy();
+    const tls = this.tlsLayer();
+    if (this.#proxy !== null || tls !== null) this.#prepare(socket, { proxy: this.#proxy, tls });
+    else if (!this.enqueueRequest(socket, this.clientAddressOf(socket))) socket.destroy();
+  }
+
+  /**
+   * Reads the PROXY header and runs the TLS handshake, then queues the
+   * connection; a failure closes it and goes to `handleError`.
+   */
+  #prepare(socket: Socket, setup: ConnectionSetup): void {
+    const peer = this.clientAddressOf(socket);
+    this.#preparing.add(socket);
+    prepareConnection(socket, peer, setup).then(
+      (prepared) => {
+        this.#preparing.delete(socket);
+        if (prepared === null || this.closed) {
+          (prepared?.socket ?? socket).destroy();
+        } else if (!this.enqueueRequest(prepared.socket, prepared.clientAddress as A)) {
+          prepared.socket.destroy();
+        }
+      },
+      (error: unknown) => {
+        this.#preparing.delete(socket);
+        socket.destroy();
+        this.reportError(socket, peer, error);
+      },
+    );
   }
 }
 
