@@ -153,8 +153,8 @@ export class TLSLayer {
   }
 
   #failed(error: Error, socket: TLSSocket): void {
-    socket.destroy();
     const key = peerKey(socket);
+    socket.destroy();
     const pending = key === null ? undefined : this.#pending.get(key);
     if (pending !== undefined) this.#settle(key!, pending, null, new TLSHandshakeError(error));
   }
