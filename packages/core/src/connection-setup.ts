@@ -85,6 +85,8 @@ export async function prepareConnection(
   let clientAddress = peer;
   let header: ProxyHeader | null = null;
   if (setup.proxy !== null) {
+    // An IP peer without an address is gone already (reset before it was accepted: a TCP check).
+    if (typeof peer !== 'string' && peer.host === '') return null;
     if (!setup.proxy.trusted.trusts(peer)) {
       throw new ProxyProtocolError(
         'untrusted',

@@ -16,7 +16,7 @@ import {
   StreamRequestHandler,
   type TLSSettings,
 } from '@socketserver/core';
-import { makeCertificates, type TestCertificates } from '@socketserver/test-certs';
+import { makeCertificates, type TestCertificates } from '@socketserver/test-deploy';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { TLSServer } from '../src/index.js';
 import { deferred } from './helpers.js';
