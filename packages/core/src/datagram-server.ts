@@ -29,6 +29,12 @@ export abstract class DatagramServer<A extends Address = Address> extends BaseSe
 > {
   /** The largest datagram handed to a handler, in bytes; longer ones are truncated (default 8192). */
   maxPacketSize = 8192;
+  /**
+   * A bound datagram socket's file descriptor to serve instead of binding
+   * `serverAddress` (default null), for example one inherited through
+   * systemd socket activation (see `listenFds`). For transports to honour.
+   */
+  listenFd: number | null = null;
   override requestQueueSize = 1024;
 
   /** The sender handlers reply through: `request.socket`. */

@@ -56,6 +56,16 @@ export { crc32c } from './proxy-tlv.js';
 export { handleFd } from './node-internals.js';
 export type { ReaderFlow } from './reader.js';
 export { attachReader, Reader } from './reader.js';
+export type { InheritedSocket } from './socket-activation.js';
+export {
+  assertSocketKind,
+  listenFds,
+  SD_LISTEN_FDS_START,
+  SocketActivationError,
+  takeListenFd,
+} from './socket-activation.js';
+export type { SocketFacts, SocketKind } from './socket-inspect.js';
+export { inspectSocket } from './socket-inspect.js';
 export { StreamRequestHandler } from './stream-request-handler.js';
 export { StreamServer } from './stream-server.js';
 export type { TLSIdentity, TLSSettings } from './tls-layer.js';
