@@ -144,7 +144,8 @@ export async function freePort() {
 const NOTIFY_RECEIVER = `
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
+path = sys.argv[1]
+s.bind("\\0" + path[1:] if path.startswith("@") else path)
 print("bound", flush=True)
 while True:
     data = s.recv(65536)
@@ -152,12 +153,15 @@ while True:
 `;
 
 /**
- * A fake NOTIFY_SOCKET: a Unix datagram socket bound at `path` by Python
+ * A fake NOTIFY_SOCKET: a Unix datagram socket bound at `path` (a file, or
+ * `'\0name'` for an abstract name) by Python
  * (independent of the code under test) that records each notification as
  * one entry, its `KEY=value` lines joined by `|`.
  */
 export async function fakeNotifySocket(path) {
-  const proc = spawn('python3', ['-c', NOTIFY_RECEIVER, path], {
+  // An abstract name ('\0name') crosses the command line as '@name'.
+  const argument = path.startsWith('\0') ? `@${path.slice(1)}` : path;
+  const proc = spawn('python3', ['-c', NOTIFY_RECEIVER, argument], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const receiver = watch(proc);
