@@ -1,16 +1,19 @@
 /**
  * The preparation a stream connection goes through before its handler gets
  * it: the PROXY header (who the client really is), then the TLS handshake.
- * One function, run wherever the connection's handler runs; its settings are
- * plain data ({@link ConnectionSetupSettings}) that a worker thread or child
- * process can rebuild it from.
+ * Its settings are plain data ({@link ProxyProtocolSettings},
+ * `TLSSettings`) that a worker thread or child process can rebuild it from.
  *
  * @module
  */
 import type { Socket } from 'node:net';
 import { formatAddress } from './base-server.js';
 import { InvalidArgumentError } from './errors.js';
-import { DEFAULT_PROXY_HEADER_TIMEOUT, readProxyHeader } from './proxy-header-reader.js';
+import {
+  DEFAULT_PROXY_HEADER_TIMEOUT,
+  type HeaderReceiver,
+  readHeader,
+} from './proxy-header-reader.js';
 import { type ProxyHeader, ProxyProtocolError } from './proxy-protocol.js';
 import type { TLSHandshakeError, TLSLayer } from './tls-layer.js';
 import { TrustedSources } from './trusted-sources.js';
@@ -36,7 +39,7 @@ export interface PreparedConnection {
 export class ProxyPolicy {
   /** The trusted sources. */
   readonly trusted: TrustedSources;
-  /** The header deadline, in ms. */
+  /** How long a peer has to send its whole header, in ms. */
   readonly timeout: number;
 
   /** @throws InvalidArgumentError for a bad source or timeout. */
@@ -57,7 +60,20 @@ export interface ConnectionSetup {
   tls: TLSLayer | null;
 }
 
-const proxyHeaders = new WeakMap<object, ProxyHeader>();
+/**
+ * Hears how a preparation ended: the connection ready for its handler,
+ * `null` when the peer left without sending a byte (a TCP health check or
+ * port probe, not worth a report), or the error that refused it (the socket
+ * is then to be closed and the error reported).
+ */
+export interface PreparationListener {
+  prepared(socket: Socket, peer: Address, prepared: PreparedConnection | null): void;
+  refused(socket: Socket, peer: Address, error: ProxyProtocolError | TLSHandshakeError): void;
+}
+
+/** Where a connection keeps its PROXY header (a property, not a WeakMap: cheaper to collect). */
+const kProxyHeader = Symbol('socketserver.proxyHeader');
+type WithHeader = { [kProxyHeader]?: ProxyHeader };
 
 /**
  * The PROXY header a connection arrived with, or `undefined` (no PROXY
@@ -65,60 +81,120 @@ const proxyHeaders = new WeakMap<object, ProxyHeader>();
  * `StreamRequestHandler` has it as `this.proxyHeader`.
  */
 export function proxyHeaderOf(socket: object): ProxyHeader | undefined {
-  return proxyHeaders.get(socket);
+  return (socket as WithHeader)[kProxyHeader];
 }
 
 /**
  * Prepares an accepted connection: checks the peer is a trusted PROXY
  * source and reads its header (when `setup.proxy`), then runs the TLS
- * handshake (when `setup.tls`). Resolves with the connection for the
- * handler, or with `null` when the peer left without sending a byte (a TCP
- * health check or port probe, not worth a report). Rejects with
- * {@link ProxyProtocolError} or {@link TLSHandshakeError}; the caller closes
- * the connection and reports the error.
+ * handshake (when `setup.tls`), and tells `listener`. For the servers: one
+ * object per connection and no promise on the PROXY path.
  */
-export async function prepareConnection(
+export function startPreparation(
+  socket: Socket,
+  peer: Address,
+  setup: ConnectionSetup,
+  listener: PreparationListener,
+): void {
+  new Preparation(socket, peer, setup, listener).start();
+}
+
+/**
+ * {@link startPreparation} as a promise: resolves with the connection for
+ * the handler, or `null` when the peer left without a byte; rejects with
+ * {@link ProxyProtocolError} or {@link TLSHandshakeError} (the caller then
+ * closes the connection and reports the error).
+ */
+export function prepareConnection(
   socket: Socket,
   peer: Address,
   setup: ConnectionSetup,
 ): Promise<PreparedConnection | null> {
-  let clientAddress = peer;
-  let header: ProxyHeader | null = null;
-  if (setup.proxy !== null) {
-    // An IP peer without an address is gone already (reset before it was accepted: a TCP check).
-    if (typeof peer !== 'string' && peer.host === '') return null;
-    if (!setup.proxy.trusted.trusts(peer)) {
-      throw new ProxyProtocolError(
-        'untrusted',
-        `${formatAddress(peer)} is not among the trusted sources (${setup.proxy.trusted.sources.join(', ')})`,
+  return new Promise((resolve, reject) => {
+    startPreparation(socket, peer, setup, {
+      prepared: (_socket, _peer, prepared) => resolve(prepared),
+      refused: (_socket, _peer, error) => reject(error),
+    });
+  });
+}
+
+/** One connection's preparation: the PROXY step, then the TLS step. */
+class Preparation implements HeaderReceiver {
+  #header: ProxyHeader | null = null;
+  #clientAddress: Address;
+
+  constructor(
+    readonly socket: Socket,
+    readonly peer: Address,
+    readonly setup: ConnectionSetup,
+    readonly listener: PreparationListener,
+  ) {
+    this.#clientAddress = peer;
+  }
+
+  start(): void {
+    const proxy = this.setup.proxy;
+    const peer = this.peer;
+    if (proxy === null) {
+      this.#secure();
+    } else if (typeof peer !== 'string' && peer.host === '') {
+      // An IP peer without an address is gone already (reset before it was accepted: a TCP check).
+      this.#done(null);
+    } else if (!proxy.trusted.trusts(peer)) {
+      this.headerFailed(
+        new ProxyProtocolError(
+          'untrusted',
+          `${formatAddress(peer)} is not among the trusted sources (${proxy.trusted.sources.join(', ')})`,
+        ),
       );
+    } else {
+      readHeader(this.socket, proxy.timeout, this);
     }
-    header = await readProxyHeader(socket, setup.proxy.timeout);
-    if (header === null) return null;
-    if (header.source !== null) clientAddress = header.source;
   }
-  const prepared = setup.tls === null ? socket : await secure(socket, setup.tls);
-  if (prepared === null) return null;
-  if (header !== null) proxyHeaders.set(prepared, header);
-  return { socket: prepared, clientAddress };
+
+  headerRead(header: ProxyHeader | null): void {
+    this.#header = header;
+    if (header?.source) this.#clientAddress = header.source;
+    if (header === null) this.#done(null);
+    else this.#secure();
+  }
+
+  headerFailed(error: ProxyProtocolError): void {
+    this.listener.refused(this.socket, this.peer, error);
+  }
+
+  /** The TLS step, when there is one. */
+  #secure(): void {
+    const tls = this.setup.tls;
+    if (tls === null) {
+      this.#done(this.socket);
+      return;
+    }
+    const before = this.socket.bytesRead;
+    tls.accept(this.socket).then(
+      (secured) => {
+        secured.on('error', ignore); // as for plain connections: errors reach the handler through rfile/wfile
+        secured.pause();
+        this.#done(secured);
+      },
+      (error: TLSHandshakeError) => {
+        // A peer that left before sending a byte of TLS: a probe, not worth a report.
+        if (this.socket.bytesRead === before && isPeerGone(error)) this.#done(null);
+        else this.listener.refused(this.socket, this.peer, error);
+      },
+    );
+  }
+
+  #done(socket: Socket | null): void {
+    if (socket !== null && this.#header !== null)
+      (socket as WithHeader)[kProxyHeader] = this.#header;
+    const prepared = socket === null ? null : { socket, clientAddress: this.#clientAddress };
+    this.listener.prepared(this.socket, this.peer, prepared);
+  }
 }
 
-/** The TLS handshake; `null` when the peer closed before sending a byte of it. */
-async function secure(socket: Socket, tls: TLSLayer): Promise<Socket | null> {
-  const before = socket.bytesRead;
-  try {
-    const secured = await tls.accept(socket);
-    secured.on('error', ignore); // as for plain connections: errors reach the handler through rfile/wfile
-    secured.pause();
-    return secured;
-  } catch (error) {
-    if (socket.bytesRead === before && isPeerGone(error)) return null;
-    throw error;
-  }
-}
-
-function isPeerGone(error: unknown): boolean {
-  const code = ((error as TLSHandshakeError).cause as { code?: unknown } | undefined)?.code;
+function isPeerGone(error: TLSHandshakeError): boolean {
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
   return code === 'ECONNRESET' || code === 'EPIPE';
 }
 

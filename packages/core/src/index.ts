@@ -18,10 +18,16 @@ export type { ServeForeverOptions, ServerSettings } from './base-server.js';
 export { BaseServer, formatAddress } from './base-server.js';
 export type {
   ConnectionSetup,
+  PreparationListener,
   PreparedConnection,
   ProxyProtocolSettings,
 } from './connection-setup.js';
-export { ProxyPolicy, prepareConnection, proxyHeaderOf } from './connection-setup.js';
+export {
+  ProxyPolicy,
+  prepareConnection,
+  proxyHeaderOf,
+  startPreparation,
+} from './connection-setup.js';
 export { DatagramRequestHandler } from './datagram-request-handler.js';
 export { DatagramServer } from './datagram-server.js';
 export type { SocketServerErrorCode } from './errors.js';
@@ -45,8 +51,10 @@ export {
   locateHandler,
   markHandlerHost,
 } from './handler-module.js';
+export type { HeaderReceiver } from './proxy-header-reader.js';
 export {
   DEFAULT_PROXY_HEADER_TIMEOUT,
+  readHeader,
   readProxyHeader,
 } from './proxy-header-reader.js';
 export type { ProxyHeader, ProxyParse, ProxyProtocolFailure } from './proxy-protocol.js';

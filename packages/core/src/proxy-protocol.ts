@@ -13,7 +13,13 @@
  */
 import { isIP } from 'node:net';
 import { SocketServerError } from './errors.js';
-import { decodeTLVs, type ProxyTLV, type ProxyTLVs, verifyChecksum } from './proxy-tlv.js';
+import {
+  type DecodedTLVs,
+  decodeTLVs,
+  type ProxyTLV,
+  type ProxyTLVs,
+  verifyChecksum,
+} from './proxy-tlv.js';
 import type { Address, InetAddress } from './types.js';
 
 /** Why a PROXY header was refused: the `reason` of a {@link ProxyProtocolError}. */
@@ -153,12 +159,10 @@ function parseV2(data: Buffer): ProxyParse | null {
     throw malformed(`version 2 length ${length - V2_FIXED} is shorter than its address block`);
   }
   if (data.length < length) return null;
-  const header = data.subarray(0, length);
   const areaStart = V2_FIXED + addressLength;
-  const tlvs = decodeTLVs(header.subarray(areaStart), malformed);
-  verifyChecksum(header, areaStart, tlvs, malformed);
+  const tlvs = areaStart === length ? NO_TLVS : decodeV2TLVs(data, areaStart, length);
   const relayed = command === 0x1 && family !== 0x0;
-  const [source, destination] = relayed ? v2Addresses(header, family) : [null, null];
+  const [source, destination] = relayed ? v2Addresses(data, family) : [null, null];
   return {
     header: {
       version: 2,
@@ -166,11 +170,22 @@ function parseV2(data: Buffer): ProxyParse | null {
       transport,
       source,
       destination,
-      tlvs: tlvs.list,
+      // A list of its own, even when empty: a handler may keep or change it.
+      tlvs: tlvs === NO_TLVS ? [] : tlvs.list,
       ...tlvs.known,
     },
     length,
   };
+}
+
+const NO_TLVS: DecodedTLVs = { list: [], known: {}, checksumAt: -1 };
+
+/** The TLVs of a complete header (`data` up to `length`), checked against a CRC32C field. */
+function decodeV2TLVs(data: Buffer, areaStart: number, length: number): DecodedTLVs {
+  const header = data.subarray(0, length);
+  const tlvs = decodeTLVs(header.subarray(areaStart), malformed);
+  verifyChecksum(header, areaStart, tlvs, malformed);
+  return tlvs;
 }
 
 /** The source and destination of a version 2 address block. */

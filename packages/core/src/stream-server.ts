@@ -6,8 +6,14 @@
 import { createServer, type ListenOptions, type Server, type Socket } from 'node:net';
 import { BaseServer } from './base-server.js';
 import { closeConnection } from './connection.js';
+import {
+  type ConnectionSetup,
+  type PreparationListener,
+  type PreparedConnection,
+  ProxyPolicy,
+  startPreparation,
+} from './connection-setup.js';
 import { handleFd } from './node-internals.js';
-import { type ConnectionSetup, ProxyPolicy, prepareConnection } from './connection-setup.js';
 import { DEFAULT_PROXY_HEADER_TIMEOUT } from './proxy-header-reader.js';
 import type { TLSLayer } from './tls-layer.js';
 import { LOOPBACK_SOURCES } from './trusted-sources.js';
@@ -181,27 +187,30 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
 
   /**
    * Reads the PROXY header and runs the TLS handshake, then queues the
-   * connection; a failure closes it and goes to `handleError`.
+   * connection (in {@link #preparations}); a failure closes it and goes to
+   * `handleError`.
    */
   #prepare(socket: Socket, setup: ConnectionSetup): void {
-    const peer = this.clientAddressOf(socket);
     this.#preparing.add(socket);
-    prepareConnection(socket, peer, setup).then(
-      (prepared) => {
-        this.#preparing.delete(socket);
-        if (prepared === null || this.closed) {
-          (prepared?.socket ?? socket).destroy();
-        } else if (!this.enqueueRequest(prepared.socket, prepared.clientAddress as A)) {
-          prepared.socket.destroy();
-        }
-      },
-      (error: unknown) => {
-        this.#preparing.delete(socket);
-        socket.destroy();
-        this.reportError(socket, peer, error);
-      },
-    );
+    startPreparation(socket, this.clientAddressOf(socket), setup, this.#preparations);
   }
+
+  /** Where connections go once prepared: one object per server, no closure per connection. */
+  readonly #preparations: PreparationListener = {
+    prepared: (socket: Socket, _peer: unknown, prepared: PreparedConnection | null) => {
+      this.#preparing.delete(socket);
+      if (prepared === null || this.closed) {
+        (prepared?.socket ?? socket).destroy();
+      } else if (!this.enqueueRequest(prepared.socket, prepared.clientAddress as A)) {
+        prepared.socket.destroy();
+      }
+    },
+    refused: (socket: Socket, peer: unknown, error: unknown) => {
+      this.#preparing.delete(socket);
+      socket.destroy();
+      this.reportError(socket, peer as A, error);
+    },
+  };
 }
 
 function ignore(): void {}

@@ -12,9 +12,18 @@ import type { Address } from './types.js';
 /** Loopback, IPv4 and IPv6: the default list of trusted PROXY header sources. */
 export const LOOPBACK_SOURCES: readonly string[] = Object.freeze(['127.0.0.0/8', '::1/128']);
 
+/** How many peer addresses {@link TrustedSources} remembers the answer for. */
+const REMEMBERED = 1024;
+
 /** A parsed list of trusted sources. */
 export class TrustedSources {
   readonly #list = new BlockList();
+  /**
+   * Answers by host, remembered: `BlockList.check` builds and validates a
+   * `SocketAddress` per call, which cost a PROXY connection more CPU than
+   * reading its header, and the peers behind a balancer are a handful.
+   */
+  readonly #answers = new Map<string, boolean>();
   /** The list as given. */
   readonly sources: readonly string[];
 
@@ -39,9 +48,13 @@ export class TrustedSources {
    */
   trusts(address: Address): boolean {
     if (typeof address === 'string') return true;
+    const known = this.#answers.get(address.host);
+    if (known !== undefined) return known;
     const family = isIP(address.host);
-    if (family === 0) return false;
-    return this.#list.check(address.host, family === 4 ? 'ipv4' : 'ipv6');
+    const answer = family !== 0 && this.#list.check(address.host, family === 4 ? 'ipv4' : 'ipv6');
+    if (this.#answers.size >= REMEMBERED) this.#answers.clear();
+    this.#answers.set(address.host, answer);
+    return answer;
   }
 
   #add(source: string): void {
