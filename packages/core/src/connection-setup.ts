@@ -11,7 +11,8 @@ import { formatAddress } from './base-server.js';
 import { InvalidArgumentError } from './errors.js';
 import {
   DEFAULT_PROXY_HEADER_TIMEOUT,
-  type HeaderReceiver,
+  HeaderDeadlines,
+  type HeaderRead,
   readHeader,
 } from './proxy-header-reader.js';
 import { type ProxyHeader, ProxyProtocolError } from './proxy-protocol.js';
@@ -39,18 +40,19 @@ export interface PreparedConnection {
 export class ProxyPolicy {
   /** The trusted sources. */
   readonly trusted: TrustedSources;
-  /** How long a peer has to send its whole header, in ms. */
-  readonly timeout: number;
+  /** The header deadlines of the connections being read (one sweeping timer). */
+  readonly deadlines: HeaderDeadlines;
 
   /** @throws InvalidArgumentError for a bad source or timeout. */
   constructor(settings: ProxyProtocolSettings) {
     this.trusted = new TrustedSources(settings.from);
-    this.timeout = settings.timeout ?? DEFAULT_PROXY_HEADER_TIMEOUT;
-    if (!(this.timeout > 0)) {
+    const timeout = settings.timeout ?? DEFAULT_PROXY_HEADER_TIMEOUT;
+    if (!(timeout > 0)) {
       throw new InvalidArgumentError(
-        `proxyHeaderTimeout must be a number of ms > 0, got ${String(this.timeout)}`,
+        `proxyHeaderTimeout must be a number of ms > 0, got ${String(timeout)}`,
       );
     }
+    this.deadlines = new HeaderDeadlines(timeout);
   }
 }
 
@@ -119,9 +121,13 @@ export function prepareConnection(
 }
 
 /** One connection's preparation: the PROXY step, then the TLS step. */
-class Preparation implements HeaderReceiver {
+class Preparation implements HeaderRead {
   #header: ProxyHeader | null = null;
   #clientAddress: Address;
+  /** The header reading's state (see `readHeader`): kept here, one object per connection. */
+  received: Buffer = EMPTY;
+  startedAt = 0;
+  deadlines: HeaderDeadlines | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -148,7 +154,7 @@ class Preparation implements HeaderReceiver {
         ),
       );
     } else {
-      readHeader(this.socket, proxy.timeout, this);
+      readHeader(this, proxy.deadlines);
     }
   }
 
@@ -199,3 +205,5 @@ function isPeerGone(error: TLSHandshakeError): boolean {
 }
 
 function ignore(): void {}
+
+const EMPTY: Buffer = Buffer.alloc(0);

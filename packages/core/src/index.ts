@@ -51,9 +51,10 @@ export {
   locateHandler,
   markHandlerHost,
 } from './handler-module.js';
-export type { HeaderReceiver } from './proxy-header-reader.js';
+export type { HeaderRead } from './proxy-header-reader.js';
 export {
   DEFAULT_PROXY_HEADER_TIMEOUT,
+  HeaderDeadlines,
   readHeader,
   readProxyHeader,
 } from './proxy-header-reader.js';

@@ -4,13 +4,11 @@
  * handshake or the handler).
  *
  * Every connection of a PROXY server goes through here, so the reading
- * costs little: the socket's listeners and the deadline's callback are
- * shared functions (the state hangs off the socket, as `rfile`'s does), and
- * no promise is made on the way. (Node keeps timers of one duration in one
- * list under one timer, so a timer each is cheap, and it is unlinked as
- * soon as it is cleared: a queue of our own that dropped cancelled deadlines
- * later kept every connection reachable for the whole timeout and cost more
- * in garbage collection than it saved.)
+ * allocates little (the cost that showed, as garbage collection): the
+ * socket's listeners are shared functions, the state is the caller's own
+ * object (hanging off the socket, as `rfile`'s does), and the deadlines of
+ * a server are checked by one sweeping timer ({@link HeaderDeadlines})
+ * rather than a timer each. No promise is made on the way.
  *
  * @module
  */
@@ -22,8 +20,19 @@ export const DEFAULT_PROXY_HEADER_TIMEOUT = 5_000;
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
-/** Who hears the outcome of {@link readHeader}. */
-export interface HeaderReceiver {
+/**
+ * A header being read, and who hears the outcome: the caller's object,
+ * which {@link readHeader} fills in.
+ */
+export interface HeaderRead {
+  /** The connection. */
+  readonly socket: Duplex;
+  /** The bytes received so far (set by {@link readHeader}). */
+  received: Buffer;
+  /** When reading began (`performance.now()`, set by {@link readHeader}). */
+  startedAt: number;
+  /** The deadlines that watch it (set by {@link readHeader}). */
+  deadlines: HeaderDeadlines | null;
   /**
    * The header; `null` when the peer closed before sending a byte (a TCP
    * health check: nothing to report). Called once.
@@ -33,50 +42,83 @@ export interface HeaderReceiver {
   headerFailed(error: ProxyProtocolError): void;
 }
 
-/** A header being read: what the socket's shared listeners need. */
-interface Reading {
-  socket: ReadingSocket;
-  receiver: HeaderReceiver;
-  received: Buffer;
-  timeout: number;
-  timer: NodeJS.Timeout;
+/**
+ * The deadlines of the headers being read on one server: one unref'd timer
+ * wakes every quarter of `ms` and refuses those past it, so a header is
+ * refused between `ms` and `1.25 * ms` after its connection began. The timer
+ * stops when a sweep finds nothing to watch.
+ */
+export class HeaderDeadlines {
+  /** How long a peer has to send its whole header, in ms. */
+  readonly ms: number;
+  readonly #reading = new Set<HeaderRead>();
+  #timer: NodeJS.Timeout | null = null;
+
+  /** @param ms - the deadline. */
+  constructor(ms: number) {
+    this.ms = ms;
+  }
+
+  /** Watches a header being read. */
+  add(read: HeaderRead): void {
+    this.#reading.add(read);
+    if (this.#timer !== null) return;
+    this.#timer = setInterval(() => this.#sweep(), Math.max(1, this.ms / 4));
+    this.#timer.unref();
+  }
+
+  /** Stops watching it (read, refused, or closed). */
+  delete(read: HeaderRead): void {
+    this.#reading.delete(read);
+  }
+
+  #sweep(): void {
+    if (this.#reading.size === 0) {
+      clearInterval(this.#timer!);
+      this.#timer = null;
+      return;
+    }
+    const now = performance.now();
+    for (const read of this.#reading) {
+      if (now - read.startedAt >= this.ms) expire(read, this);
+    }
+  }
 }
 
-const kReading = Symbol('socketserver.proxyHeader');
-type ReadingSocket = Duplex & { [kReading]?: Reading | undefined };
+const kRead = Symbol('socketserver.proxyHeader');
+type ReadingSocket = Duplex & { [kRead]?: HeaderRead | undefined };
+type Reading = HeaderRead;
 
 /**
- * Reads and parses the PROXY header at the start of `socket`, then tells
- * `receiver`: the header, `null` (closed without a byte), or a
- * {@link ProxyProtocolError} — `malformed` as soon as the bytes cannot be a
- * header, `truncated` when the peer ended in the middle of one, `timeout`
- * when the whole header took longer than `timeout` ms (a deadline for the
- * header, not an idle limit: a byte now and then does not extend it).
+ * Reads and parses the PROXY header at the start of `read.socket`, then
+ * calls `read.headerRead` (the header, or `null`: closed without a byte) or
+ * `read.headerFailed` with a {@link ProxyProtocolError}: `malformed` as soon
+ * as the bytes cannot be a header, `truncated` when the peer ended in the
+ * middle of one, `timeout` when the whole header took longer than
+ * `deadlines.ms` (a deadline for the header, not an idle limit: a byte now
+ * and then does not extend it).
  *
  * On success the socket is paused again, with the bytes that followed the
  * header put back in front of its stream.
  */
-export function readHeader(socket: Duplex, timeout: number, receiver: HeaderReceiver): void {
-  const target = socket as ReadingSocket;
-  const reading: Reading = {
-    socket: target,
-    receiver,
-    received: EMPTY,
-    timeout,
-    timer: null as never,
-  };
-  reading.timer = setTimeout(onDeadline, timeout, reading);
-  target[kReading] = reading;
+export function readHeader(read: HeaderRead, deadlines: HeaderDeadlines): void {
+  const socket = read.socket as ReadingSocket;
+  const reading = read as Reading;
+  reading.received = EMPTY;
+  reading.startedAt = performance.now();
+  reading.deadlines = deadlines;
+  deadlines.add(reading);
+  socket[kRead] = reading;
   socket.on('data', onData);
   socket.on('end', onEnd);
   socket.on('close', onEnd);
   socket.resume();
 }
 
-/** Stops reading: listeners off, deadline cancelled, the socket paused. */
+/** Stops reading: listeners off, deadline dropped, the socket paused. */
 function stop(socket: ReadingSocket, reading: Reading): void {
-  socket[kReading] = undefined;
-  clearTimeout(reading.timer);
+  socket[kRead] = undefined;
+  reading.deadlines?.delete(reading);
   socket.pause();
   socket.off('data', onData);
   socket.off('end', onEnd);
@@ -85,7 +127,7 @@ function stop(socket: ReadingSocket, reading: Reading): void {
 
 // Flowing mode ('data'), paused again as soon as the header is complete: cheaper than 'readable'.
 function onData(this: ReadingSocket, chunk: Buffer): void {
-  const reading = this[kReading];
+  const reading = this[kRead];
   if (reading === undefined) return;
   const received = reading.received.length === 0 ? chunk : Buffer.concat([reading.received, chunk]);
   reading.received = received;
@@ -94,46 +136,55 @@ function onData(this: ReadingSocket, chunk: Buffer): void {
     parsed = parseProxyHeader(received);
   } catch (error) {
     stop(this, reading);
-    reading.receiver.headerFailed(error as ProxyProtocolError);
+    reading.headerFailed(error as ProxyProtocolError);
     return;
   }
   if (parsed === null) return;
   stop(this, reading);
   if (parsed.length < received.length) this.unshift(received.subarray(parsed.length));
-  reading.receiver.headerRead(parsed.header);
+  reading.headerRead(parsed.header);
 }
 
 function onEnd(this: ReadingSocket): void {
-  const reading = this[kReading];
+  const reading = this[kRead];
   if (reading === undefined) return;
   stop(this, reading);
   const n = reading.received.length;
-  if (n === 0) reading.receiver.headerRead(null);
+  if (n === 0) reading.headerRead(null);
   else {
-    reading.receiver.headerFailed(
+    reading.headerFailed(
       new ProxyProtocolError('truncated', `the peer closed after ${n} bytes of a header`),
     );
   }
 }
 
-function onDeadline(reading: Reading): void {
-  const socket = reading.socket;
-  if (socket[kReading] !== reading) return;
+function expire(reading: Reading, deadlines: HeaderDeadlines): void {
+  const socket = reading.socket as ReadingSocket;
+  if (socket[kRead] !== reading) return;
   stop(socket, reading);
-  reading.receiver.headerFailed(
+  reading.headerFailed(
     new ProxyProtocolError(
       'timeout',
-      `no complete header within ${reading.timeout} ms (${reading.received.length} bytes received)`,
+      `no complete header within ${deadlines.ms} ms (${reading.received.length} bytes received)`,
     ),
   );
 }
 
 /**
- * {@link readHeader} as a promise, with a deadline of `timeout` ms: resolves
- * with the header or `null`, rejects with {@link ProxyProtocolError}.
+ * {@link readHeader} as a promise, with a deadline of `timeout` ms (checked
+ * every quarter of it): resolves with the header or `null`, rejects with
+ * {@link ProxyProtocolError}.
  */
 export function readProxyHeader(socket: Duplex, timeout: number): Promise<ProxyHeader | null> {
   return new Promise((resolve, reject) => {
-    readHeader(socket, timeout, { headerRead: resolve, headerFailed: reject });
+    const read: HeaderRead = {
+      socket,
+      received: EMPTY,
+      startedAt: 0,
+      deadlines: null,
+      headerRead: resolve,
+      headerFailed: reject,
+    };
+    readHeader(read, new HeaderDeadlines(timeout));
   });
 }

@@ -60,7 +60,7 @@ export interface ProxyHeader extends ProxyTLVs {
   /** The address the client connected to, at the balancer; `null` as for `source`. */
   destination: Address | null;
   /** Version 2's type-length-value fields, in order (empty for version 1). */
-  tlvs: ProxyTLV[];
+  tlvs: readonly ProxyTLV[];
 }
 
 /** A complete header and how many bytes it took. */
@@ -110,7 +110,7 @@ function parseV1(data: Buffer): ProxyParse | null {
 /** The fields after "PROXY ": `TCP4|TCP6 src dst sport dport`, or `UNKNOWN` and anything. */
 function v1Header(line: string): ProxyHeader {
   const fields = line.split(' ');
-  const base = { version: 1, command: 'proxy', tlvs: [] as ProxyTLV[] } as const;
+  const base = { version: 1, command: 'proxy', tlvs: NO_TLV_LIST } as const;
   if (fields[0] === 'UNKNOWN') {
     return { ...base, transport: 'unspec', source: null, destination: null };
   }
@@ -162,23 +162,20 @@ function parseV2(data: Buffer): ProxyParse | null {
   const areaStart = V2_FIXED + addressLength;
   const tlvs = areaStart === length ? NO_TLVS : decodeV2TLVs(data, areaStart, length);
   const relayed = command === 0x1 && family !== 0x0;
-  const [source, destination] = relayed ? v2Addresses(data, family) : [null, null];
-  return {
-    header: {
-      version: 2,
-      command: command === 0x1 ? 'proxy' : 'local',
-      transport,
-      source,
-      destination,
-      // A list of its own, even when empty: a handler may keep or change it.
-      tlvs: tlvs === NO_TLVS ? [] : tlvs.list,
-      ...tlvs.known,
-    },
-    length,
+  const header: ProxyHeader = {
+    version: 2,
+    command: command === 0x1 ? 'proxy' : 'local',
+    transport,
+    source: relayed ? v2Address(data, family, 0) : null,
+    destination: relayed ? v2Address(data, family, 1) : null,
+    tlvs: tlvs.list,
   };
+  return { header: tlvs === NO_TLVS ? header : Object.assign(header, tlvs.known), length };
 }
 
-const NO_TLVS: DecodedTLVs = { list: [], known: {}, checksumAt: -1 };
+/** The TLV list of every header without TLVs: one shared, frozen, empty list. */
+const NO_TLV_LIST: readonly ProxyTLV[] = Object.freeze([]);
+const NO_TLVS: DecodedTLVs = { list: NO_TLV_LIST as ProxyTLV[], known: {}, checksumAt: -1 };
 
 /** The TLVs of a complete header (`data` up to `length`), checked against a CRC32C field. */
 function decodeV2TLVs(data: Buffer, areaStart: number, length: number): DecodedTLVs {
@@ -188,22 +185,16 @@ function decodeV2TLVs(data: Buffer, areaStart: number, length: number): DecodedT
   return tlvs;
 }
 
-/** The source and destination of a version 2 address block. */
-function v2Addresses(header: Buffer, family: number): [Address, Address] {
+/** The source (`which` 0) or destination (1) of a version 2 address block. */
+function v2Address(header: Buffer, family: number, which: 0 | 1): Address {
   const at = V2_FIXED;
   if (family === 0x1) {
-    return [
-      inet(ipv4(header, at), header.readUInt16BE(at + 8), 'IPv4'),
-      inet(ipv4(header, at + 4), header.readUInt16BE(at + 10), 'IPv4'),
-    ];
+    return inet(ipv4(header, at + which * 4), header.readUInt16BE(at + 8 + which * 2), 'IPv4');
   }
   if (family === 0x2) {
-    return [
-      inet(ipv6(header, at), header.readUInt16BE(at + 32), 'IPv6'),
-      inet(ipv6(header, at + 16), header.readUInt16BE(at + 34), 'IPv6'),
-    ];
+    return inet(ipv6(header, at + which * 16), header.readUInt16BE(at + 32 + which * 2), 'IPv6');
   }
-  return [unixPath(header.subarray(at, at + 108)), unixPath(header.subarray(at + 108, at + 216))];
+  return unixPath(header.subarray(at + which * 108, at + (which + 1) * 108));
 }
 
 function inet(host: string, port: number, family: InetAddress['family']): InetAddress {
