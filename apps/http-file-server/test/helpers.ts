@@ -36,7 +36,7 @@ export function startCli(cwd: string, args: string[]): Promise<Cli> {
     child.stdout!.on('data', (chunk) => {
       stdout += chunk;
       const match =
-        /Serving HTTP on (?:\S+ port (\d+) \(http:\/\/\S+\/\)|unix socket \S+) \.\.\.\n/.exec(
+        /Serving HTTPS? on (?:\S+ port (\d+) \(https?:\/\/\S+\/\)|unix socket \S+) \.\.\.(?: \([^\n]*\))?\n/.exec(
           stdout,
         );
       if (match) {
