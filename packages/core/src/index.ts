@@ -51,6 +51,7 @@ export {
   locateHandler,
   markHandlerHost,
 } from './handler-module.js';
+export { handleFd } from './node-internals.js';
 export type { HeaderRead } from './proxy-header-reader.js';
 export {
   DEFAULT_PROXY_HEADER_TIMEOUT,
@@ -62,7 +63,6 @@ export type { ProxyHeader, ProxyParse, ProxyProtocolFailure } from './proxy-prot
 export { ProxyProtocolError, parseProxyHeader, V1_MAX_LENGTH } from './proxy-protocol.js';
 export type { ProxySSLInfo, ProxyTLV, ProxyTLVs } from './proxy-tlv.js';
 export { crc32c } from './proxy-tlv.js';
-export { handleFd } from './node-internals.js';
 export type { ReaderFlow } from './reader.js';
 export { attachReader, Reader } from './reader.js';
 export type { InheritedSocket } from './socket-activation.js';

@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { activate } from '@socketserver/test-deploy';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { handleFd } from '../src/node-internals.js';
 import { assertSocketKind } from '../src/socket-activation.js';
 import { inspectSocket } from '../src/socket-inspect.js';
-import { handleFd } from '../src/stream-server.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/listen-fds.mjs', import.meta.url));
 
