@@ -16,7 +16,7 @@ import {
   readHeader,
 } from './proxy-header-reader.js';
 import { type ProxyHeader, ProxyProtocolError } from './proxy-protocol.js';
-import type { TLSHandshakeError, TLSLayer } from './tls-layer.js';
+import { type TLSHandshakeError, TLSLayer, type TLSSettings } from './tls-layer.js';
 import { TrustedSources } from './trusted-sources.js';
 import type { Address } from './types.js';
 
@@ -63,6 +63,52 @@ export interface ConnectionSetup {
 }
 
 /**
+ * A server's connection setup as data (what a worker thread or child process
+ * is sent to build its own {@link ConnectionSetup} from).
+ */
+export interface ConnectionSetupSettings {
+  proxy: ProxyProtocolSettings | null;
+  tls: TLSSettings | null;
+}
+
+/** Builds a {@link ConnectionSetup} from its data; throws `InvalidArgumentError` for bad settings. */
+export function buildConnectionSetup(settings: ConnectionSetupSettings): ConnectionSetup {
+  return {
+    proxy: settings.proxy === null ? null : new ProxyPolicy(settings.proxy),
+    tls: settings.tls === null ? null : new TLSLayer(settings.tls),
+  };
+}
+
+/**
+ * Set (as a getter returning true) by a mix-in whose hosts prepare
+ * connections themselves: a stream server then queues each connection as
+ * accepted, and the host (worker thread or child process) reads its PROXY
+ * header and runs its TLS handshake where the handler runs. @internal
+ */
+export const kPreparedInHosts: unique symbol = Symbol.for(
+  '@socketserver/core.preparedInHosts',
+) as never;
+
+/** A stream server's connection setup as data (a method under this symbol), or null. @internal */
+export const kConnectionSetup: unique symbol = Symbol.for(
+  '@socketserver/core.connectionSetup',
+) as never;
+
+/** Called by a stream server when its connection setup changed (a new certificate). @internal */
+export const kConnectionSetupChanged: unique symbol = Symbol.for(
+  '@socketserver/core.connectionSetupChanged',
+) as never;
+
+type WithSetup = {
+  [kConnectionSetup]?: () => ConnectionSetupSettings | null;
+};
+
+/** The connection setup of `server` as data, or null (not a stream server, or none). @internal */
+export function connectionSetupOf(server: object): ConnectionSetupSettings | null {
+  return (server as WithSetup)[kConnectionSetup]?.() ?? null;
+}
+
+/**
  * Hears how a preparation ended: the connection ready for its handler,
  * `null` when the peer left without sending a byte (a TCP health check or
  * port probe, not worth a report), or the error that refused it (the socket
@@ -73,8 +119,12 @@ export interface PreparationListener {
   refused(socket: Socket, peer: Address, error: ProxyProtocolError | TLSHandshakeError): void;
 }
 
-/** Where a connection keeps its PROXY header (a property, not a WeakMap: cheaper to collect). */
-const kProxyHeader = Symbol('socketserver.proxyHeader');
+/**
+ * Where a connection keeps its PROXY header (a property, not a WeakMap:
+ * cheaper to collect). Registered (`Symbol.for`): a worker's host runtime
+ * and the handler's copy of this package see the same symbol.
+ */
+export const kProxyHeader: unique symbol = Symbol.for('@socketserver/core.proxyHeader') as never;
 type WithHeader = { [kProxyHeader]?: ProxyHeader };
 
 /**

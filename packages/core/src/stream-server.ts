@@ -8,9 +8,14 @@ import { BaseServer } from './base-server.js';
 import { closeConnection } from './connection.js';
 import {
   type ConnectionSetup,
+  type ConnectionSetupSettings,
+  kConnectionSetup,
+  kConnectionSetupChanged,
+  kPreparedInHosts,
   type PreparationListener,
   type PreparedConnection,
   ProxyPolicy,
+  type ProxyProtocolSettings,
   startPreparation,
 } from './connection-setup.js';
 import { handleFd } from './node-internals.js';
@@ -94,6 +99,25 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
   /** The TLS layer connections go through before their handler, or null (default: none). For transports. */
   protected tlsLayer(): TLSLayer | null {
     return null;
+  }
+
+  /**
+   * Tells hosts (worker threads, child processes) that prepare connections
+   * that the setup changed (a new certificate). For transports.
+   */
+  protected connectionSetupChanged(): void {
+    (this as { [kConnectionSetupChanged]?: () => void })[kConnectionSetupChanged]?.();
+  }
+
+  /** The connection setup as data, for hosts that prepare connections: null when there is none. */
+  [kConnectionSetup](): ConnectionSetupSettings | null {
+    const proxy: ProxyProtocolSettings | null = this.proxyProtocol
+      ? { from: this.proxyProtocolFrom, timeout: this.proxyHeaderTimeout }
+      : null;
+    const tls = this.tlsLayer()?.settings ?? null;
+    return proxy === null && tls === null
+      ? null
+      : { proxy, tls: tls as ConnectionSetupSettings['tls'] };
   }
 
   /**
@@ -181,7 +205,9 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
     this.#connections.add(socket);
     socket.once('close', this.#forget);
     const tls = this.tlsLayer();
-    if (this.#proxy !== null || tls !== null) this.#prepare(socket, { proxy: this.#proxy, tls });
+    const here = (this as { [kPreparedInHosts]?: boolean })[kPreparedInHosts] !== true;
+    if (here && (this.#proxy !== null || tls !== null))
+      this.#prepare(socket, { proxy: this.#proxy, tls });
     else if (!this.enqueueRequest(socket, this.clientAddressOf(socket))) socket.destroy();
   }
 

@@ -8,6 +8,11 @@
  *
  * @module
  */
+import {
+  connectionSetupOf,
+  kConnectionSetupChanged,
+  kPreparedInHosts,
+} from '../connection-setup.js';
 import { DatagramServer } from '../datagram-server.js';
 import type { ServerClass } from '../event-loop-mixin.js';
 import {
@@ -16,6 +21,7 @@ import {
   locateExport,
   locateHandler,
 } from '../handler-module.js';
+import { canMoveSockets } from '../node-internals.js';
 import type { Address, Awaitable } from '../types.js';
 import { type HostDriver, HostPool } from './pool.js';
 import { defaultHostPoolSettings, type HostPoolSettings } from './settings.js';
@@ -89,6 +95,25 @@ export function HostMixIn<TBase extends ServerClass>(
 
     get waitingRequests(): number {
       return hostPoolOf(this)?.waiting ?? 0;
+    }
+
+    /**
+     * Whether hosts prepare connections (read the PROXY header, run the TLS
+     * handshake) where their handler runs: yes when the connection reaches
+     * the host as its own socket (handed to a child process; moved to a
+     * worker thread, on Node lines that can move TCP sockets). A connection
+     * bridged to a worker thread (Unix stream, older lines) is prepared here
+     * before it is queued, as in the in-process modes.
+     */
+    get [kPreparedInHosts](): boolean {
+      if (spec.driver.kind === 'process') return true;
+      return canMoveSockets() && typeof this.serverAddress !== 'string';
+    }
+
+    /** A stream server's connection setup changed (a new certificate): tell the hosts. */
+    [kConnectionSetupChanged](): void {
+      const setup = this[kPreparedInHosts] ? connectionSetupOf(this) : null;
+      hostPoolOf(this)?.update({ t: 'connections', setup });
     }
 
     /**
@@ -178,6 +203,7 @@ export function HostMixIn<TBase extends ServerClass>(
           preparers: this.requestPreparers().map((prepare) => locateExport(prepare)),
           server: snapshotServer(this, spec.driver.kind),
           parentExecArgv: process.execArgv,
+          connections: this[kPreparedInHosts] ? connectionSetupOf(this) : null,
         }),
         onStrayError: (error) => this.reportError(null, null, error),
       });

@@ -95,6 +95,8 @@ interface PoolHost {
   aborting: Map<number, NodeJS.Timeout>;
   /** Called once it is ready (the pool's first host: `start()` waits for it). */
   onReady: (() => void) | null;
+  /** How many updates (see `HostPool.update`) its boot included. */
+  updates: number;
   /** How it ended: its exit code, or the signal that ended it. */
   exitCode: number | null;
   exitSignal: string | null;
@@ -142,6 +144,9 @@ export class HostPool {
   #waiting: JobState[] = [];
   #roomWaiters: Array<() => void> = [];
   #nextId = 1;
+  /** The last update sent to the hosts (see `update`), and how many there were. */
+  #update: ToHost | null = null;
+  #updates = 0;
   #closing = false;
   /** Whether retiring hosts keep the process alive (false after `close({ wait: false })`). */
   #holdExiting = true;
@@ -249,8 +254,24 @@ export class HostPool {
 
   /** Asks every host's handlers to close their connections when idle (`closeWhenIdle`). */
   closeIdle(): void {
-    for (const host of this.#hosts)
-      if (host.state === 'ready') host.process?.send({ t: 'closeIdle' });
+    this.broadcast({ t: 'closeIdle' });
+  }
+
+  /** Sends a control message to every host that is ready. */
+  broadcast(message: ToHost): void {
+    for (const host of this.#hosts) if (host.state === 'ready') host.process?.send(message);
+  }
+
+  /**
+   * Sends every host a change of what its boot said (the connection setup:
+   * a new certificate): hosts that are ready get it now, hosts still
+   * starting (booted with the old one) as soon as they are ready, before
+   * any request; hosts started later have it in their boot.
+   */
+  update(message: ToHost): void {
+    this.#update = message;
+    this.#updates++;
+    this.broadcast(message);
   }
 
   /**
@@ -394,6 +415,7 @@ export class HostPool {
       fatal: null,
       aborting: new Map(),
       onReady: null,
+      updates: this.#updates,
       exitCode: null,
       exitSignal: null,
       exited: new Promise<void>((resolve) => {
@@ -431,6 +453,9 @@ export class HostPool {
       case 'ready': {
         if (host.state !== 'starting') return;
         host.state = 'ready';
+        if (host.updates < this.#updates && this.#update !== null) {
+          host.process?.send(this.#update);
+        }
         host.onReady?.();
         for (const state of host.pending.splice(0)) if (!state.settled) this.#dispatch(host, state);
         this.#afterChange(host);

@@ -15,6 +15,12 @@ import {
   runRequestHandler,
 } from '../../base-request-handler.js';
 import { endConnection } from '../../connection.js';
+import {
+  buildConnectionSetup,
+  type ConnectionSetup,
+  type ConnectionSetupSettings,
+  prepareConnection,
+} from '../../connection-setup.js';
 import { ClosedError } from '../../errors.js';
 import type { Address, DatagramSender, RequestPreparer } from '../../types.js';
 import { HandoffError } from '../errors.js';
@@ -31,6 +37,9 @@ import {
 import { BridgedSocket } from './bridged-socket.js';
 import type { Channel } from './channel.js';
 import { type ImportModule, loadExport } from './load.js';
+
+/** Thrown (and caught) when a connection's peer left before its preparation read a byte. */
+const PEER_GONE = Symbol('peer gone');
 
 /** How long a host whose server is gone lets its requests go on (ms). */
 const ORPHAN_GRACE = 5_000;
@@ -51,6 +60,8 @@ export class Host {
   #server: Record<string, unknown>;
   #handlers = new Map<string, Promise<RequestHandlerClass>>();
   #preparers: RequestPreparer[] = [];
+  /** How connections are prepared here (PROXY header, TLS handshake), or null: as they come. */
+  #connections: ConnectionSetup | null = null;
   /** Servers of hand-offs, by key. */
   #servers = new Map<number, Record<string, unknown>>();
   #running = new Map<number, Running>();
@@ -80,6 +91,7 @@ export class Host {
       this.#preparers = (await Promise.all(
         this.#boot.preparers.map((location) => this.#load(location)),
       )) as RequestPreparer[];
+      this.#setConnections(this.#boot.connections ?? null);
     } catch (error) {
       this.#channel.post({ t: 'loadError', err: toWire(error) });
       this.#exit(1);
@@ -132,6 +144,13 @@ export class Host {
         this.#retiring = true;
         this.#maybeExit();
         return;
+      case 'connections':
+        try {
+          this.#setConnections(message.setup);
+        } catch {
+          // The server built the same settings before sending them: keep the current ones.
+        }
+        return;
     }
   }
 
@@ -141,15 +160,34 @@ export class Host {
     this.#running.set(message.id, running);
     let error: unknown = null;
     try {
-      const request = this.#request(message, handle, running);
+      let request = this.#request(message, handle, running);
+      let clientAddress = message.addr;
       const location = message.handler ?? this.#boot.handler;
       if (location === null) throw new HandoffError('the request names no handler class');
       let Handler = await this.#handler(location);
       if (message.data !== undefined) Handler = withHandoffData(Handler, message.data);
       const server = message.server === undefined ? this.#server : this.#serverOf(message.server);
-      await runRequestHandler(Handler, this.#preparers, request, message.addr, server as never);
+      const setup = this.#connections;
+      // A connection of this server's own, not a hand-off (which arrives prepared).
+      if (setup !== null && message.kind !== 'datagram' && message.handler === undefined) {
+        const prepared = await prepareConnection(request as Socket, clientAddress, setup).catch(
+          (refused: unknown) => {
+            // Refused (an untrusted source, a bad header, a failed handshake): closed, reported.
+            running.socket?.destroy();
+            throw refused;
+          },
+        );
+        // null: the peer left without a byte (a TCP health check): nothing to serve, nothing to report.
+        if (prepared === null) throw PEER_GONE;
+        // The handler's socket, and the one ended after it (a TLS socket ends with close_notify).
+        running.socket = prepared.socket;
+        request = prepared.socket;
+        clientAddress = prepared.clientAddress;
+      }
+      await runRequestHandler(Handler, this.#preparers, request, clientAddress, server as never);
     } catch (caught) {
-      error = caught;
+      if (caught === PEER_GONE) running.socket?.destroy();
+      else error = caught;
     }
     await this.#end(running.socket);
     this.#running.delete(message.id);
@@ -159,6 +197,11 @@ export class Host {
         : { t: 'done', id: message.id, err: toWire(error) },
     );
     this.#maybeExit();
+  }
+
+  /** Builds the connection setup from the server's data (null: connections are served as they come). */
+  #setConnections(settings: ConnectionSetupSettings | null): void {
+    this.#connections = settings === null ? null : buildConnectionSetup(settings);
   }
 
   /** The request object the handler gets: the connection (here or bridged), or the datagram. */
