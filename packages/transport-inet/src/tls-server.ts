@@ -81,6 +81,7 @@ export class TLSServer extends TCPServer {
     const layer = new TLSLayer(settings);
     this.tls = settings;
     this.#layer = layer;
+    this.connectionSetupChanged();
   }
 
   protected override tlsLayer(): TLSLayer | null {
