@@ -131,7 +131,7 @@ function parseOptions(args: string[]): EchoOptions | null {
   const host = (values.host as string | undefined) ?? DEFAULT_HOST;
   if (host === '') throw new UsageError('--host must not be empty');
   const path = resolve((values.path as string | undefined) ?? DEFAULT_PATH);
-  const deploy = parseDeployOptions(values, transport, mode);
+  const deploy = parseDeployOptions(values, transport);
   return {
     transport,
     mode,

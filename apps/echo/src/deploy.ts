@@ -17,7 +17,7 @@ import {
   TrustedSources,
   takeListenFd,
 } from '@socketserver/core';
-import type { Mode, Transport } from './servers.js';
+import type { Transport } from './servers.js';
 
 /** A command-line mistake: reported in one line, exit code 2. */
 export class UsageError extends Error {}
@@ -62,22 +62,12 @@ const KINDS: Record<Transport, SocketKind> = {
   'unix-dgram': 'unix-dgram',
 };
 
-/** Checks the deployment flags against the transport and mode; throws {@link UsageError}. */
+/** Checks the deployment flags against the transport; throws {@link UsageError}. */
 export function parseDeployOptions(
   values: Record<string, string | boolean | undefined>,
   transport: Transport,
-  mode: Mode,
 ): DeployOptions {
-  const options = { tls: parseTLS(values, transport), proxyFrom: parseProxy(values, transport) };
-  if (
-    (options.tls !== null || options.proxyFrom !== null) &&
-    (mode === 'threading' || mode === 'forking')
-  ) {
-    throw new UsageError(
-      `${options.tls !== null ? '--tls-cert' : '--proxy-protocol'} is not available with --mode ${mode} yet (use eventloop or sync)`,
-    );
-  }
-  return options;
+  return { tls: parseTLS(values, transport), proxyFrom: parseProxy(values, transport) };
 }
 
 function parseTLS(

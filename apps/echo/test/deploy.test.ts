@@ -126,10 +126,6 @@ describe('--tls-cert / --tls-key', () => {
       /--tls-cert \/nonexistent\/c\.pem: ENOENT/,
     ],
     [
-      ['--mode', 'forking', '--tls-cert', 'c', '--tls-key', 'k'],
-      /not available with --mode forking yet/,
-    ],
-    [
       ['--transport', 'unix-dgram', '--proxy-protocol'],
       /--proxy-protocol does not apply to --transport unix-dgram/,
     ],
@@ -137,7 +133,6 @@ describe('--tls-cert / --tls-key', () => {
       ['--proxy-from', '10.0.0.0/40'],
       /--proxy-from: not an address or CIDR block: "10\.0\.0\.0\/40"/,
     ],
-    [['--mode', 'threading', '--proxy-protocol'], /not available with --mode threading yet/],
   ];
   for (const [args, message] of bad) {
     test(`bad: ${args.join(' ')}`, async () => {
@@ -217,6 +212,65 @@ backend be
       /^Exception occurred during processing of request from 127\.0\.0\.1:\d+\n/,
     );
   });
+});
+
+describe('TLS and PROXY where the handler runs (--mode threading, forking)', () => {
+  for (const mode of ['threading', 'forking']) {
+    test(`${mode}: TLS behind HAProxy (send-proxy-v2, TLS passed through); SIGHUP reaches the ${mode === 'threading' ? 'threads' : 'children'}`, async () => {
+      const cert = join(dir, `${mode}.pem`);
+      const key = join(dir, `${mode}-key.pem`);
+      copyFileSync(certs.server.certFile, cert);
+      copyFileSync(certs.server.keyFile, key);
+      const echo = await startEcho([
+        '--mode',
+        mode,
+        '--port',
+        '0',
+        '--tls-cert',
+        cert,
+        '--tls-key',
+        key,
+        '--proxy-protocol',
+      ]);
+      expect(echo.readyLine).toMatch(
+        new RegExp(`^echo server \\(${mode}\\) listening on tls://127\\.0\\.0\\.1:\\d+`),
+      );
+      expect(echo.notes).toBe('PROXY protocol from 127.0.0.0/8,::1/128');
+      const proxy = await startHAProxy(`
+frontend fe
+  bind fd@3
+  default_backend be
+backend be
+  server echo 127.0.0.1:${(echo.target as { port: number }).port} send-proxy-v2
+`);
+      stops.push(() => proxy.stop());
+      const first = await tlsClient(proxy.address.port);
+      expect(first.getPeerCertificate().fingerprint256).toBe(certs.server.fingerprint256);
+      const kept = StreamClient.over(first);
+      await echoOnce(kept, 'one\n');
+
+      copyFileSync(certs.renewed.certFile, cert);
+      copyFileSync(certs.renewed.keyFile, key);
+      echo.proc.kill('SIGHUP');
+      await echo.waitForStderr(/SIGHUP received, certificate reloaded/);
+      for (let i = 0; i < 3; i++) {
+        const next = await tlsClient(proxy.address.port);
+        expect(next.getPeerCertificate().fingerprint256).toBe(certs.renewed.fingerprint256);
+        const client = StreamClient.over(next);
+        expect((await client.end(`renewed ${i}\n`)).toString()).toBe(`renewed ${i}\n`);
+      }
+      expect((await kept.end('still here\n')).toString()).toBe('one\nstill here\n');
+
+      // Straight to the server, without a header: closed, reported in one line, no handler ran.
+      const direct = await StreamClient.connect(echo.target);
+      expect((await direct.end('hello\n')).toString()).toBe('');
+      await echo.waitForStderr(
+        /PROXY protocol header malformed: the connection does not start with a PROXY header/,
+      );
+      echo.proc.kill('SIGTERM');
+      expect(await echo.exited).toEqual({ code: 0, signal: null });
+    });
+  }
 });
 
 describe('sockets from systemd', () => {

@@ -141,11 +141,6 @@ export function parseCli(argv: string[]): CliOptions {
     throw new UsageError('--tls-cert cannot be combined with --unix (TLS is served over TCP)');
   }
   const proxyFrom = parseProxy(values);
-  if ((tls !== null || proxyFrom !== null) && (mode === 'threading' || mode === 'forking')) {
-    throw new UsageError(
-      `${tls !== null ? '--tls-cert' : '--proxy-protocol'} is not available with --mode ${mode} yet (use eventloop or sync)`,
-    );
-  }
   return {
     port,
     bind: (values.bind as string | undefined) ?? '',

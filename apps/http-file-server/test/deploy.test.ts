@@ -135,11 +135,6 @@ describe('--tls-cert / --tls-key', () => {
   const bad: Array<[string[], RegExp]> = [
     [['--tls-cert', 'c.pem'], /--tls-cert and --tls-key go together/],
     [['--unix', 'x.sock', '--tls-cert', 'c', '--tls-key', 'k'], /cannot be combined with --unix/],
-    [
-      ['--mode', 'forking', '--tls-cert', 'c', '--tls-key', 'k'],
-      /not available with --mode forking yet/,
-    ],
-    [['--mode', 'threading', '--proxy-protocol'], /not available with --mode threading yet/],
     [['--proxy-from', 'nowhere'], /--proxy-from: not an address or CIDR block/],
     [
       ['--tls-cert', '/nonexistent/c.pem', '--tls-key', '/nonexistent/k.pem'],
@@ -187,6 +182,81 @@ backend be
     ).rejects.toThrow();
     await stderrContains(cli, 'PROXY protocol header malformed');
   });
+});
+
+describe('HTTPS behind HAProxy where the handler runs (--mode threading, forking)', () => {
+  for (const mode of ['threading', 'forking']) {
+    it(`${mode}: curl through HAProxy (send-proxy-v2, TLS passed through); the log names the client; SIGHUP reloads`, async () => {
+      const cert = join(dir, `${mode}.pem`);
+      const key = join(dir, `${mode}-key.pem`);
+      copyFileSync(certs.server.certFile, cert);
+      copyFileSync(certs.server.keyFile, key);
+      const cli = await startCli(dir, [
+        '0',
+        '-b',
+        '127.0.0.1',
+        '--mode',
+        mode,
+        '--tls-cert',
+        cert,
+        '--tls-key',
+        key,
+        '--proxy-protocol',
+      ]);
+      expect(cli.line).toBe(
+        `Serving HTTPS on 127.0.0.1 port ${cli.port} (https://127.0.0.1:${cli.port}/) ... (PROXY protocol from 127.0.0.0/8,::1/128)\n`,
+      );
+      const proxy = await startHAProxy(`
+frontend fe
+  bind fd@3
+  default_backend be
+backend be
+  server s1 127.0.0.1:${cli.port} send-proxy-v2
+`);
+      stops.push(() => proxy.stop());
+      const url = `https://localhost:${proxy.address.port}/hello.txt`;
+      const resolveTo = `localhost:${proxy.address.port}:127.0.0.1`;
+      const args = [
+        '--cacert',
+        certs.ca.certFile,
+        '--resolve',
+        resolveTo,
+        '--interface',
+        '127.0.0.6',
+      ];
+      expect(await curl([...args, url])).toBe('hello over the wire\n');
+      await stderrContains(cli, '"GET /hello.txt HTTP/1.1" 200');
+      expect(cli.stderr()).toMatch(
+        /^127\.0\.0\.6 - - \[[^\]]+\] "GET \/hello\.txt HTTP\/1\.1" 200/m,
+      );
+
+      copyFileSync(certs.renewed.certFile, cert);
+      copyFileSync(certs.renewed.keyFile, key);
+      cli.child.kill('SIGHUP');
+      await stderrContains(cli, 'SIGHUP received, certificate reloaded');
+      const renewed = await new Promise<string>((done, fail) => {
+        const req = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port: proxy.address.port,
+            path: '/hello.txt',
+            ca: certs.ca.cert,
+            servername: 'localhost',
+            agent: false,
+          },
+          (res) => {
+            done((res.socket as TLSSocket).getPeerCertificate().fingerprint256);
+            res.resume();
+          },
+        );
+        req.on('error', fail);
+        req.end();
+      });
+      expect(renewed).toBe(certs.renewed.fingerprint256);
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toBe(0);
+    });
+  }
 });
 
 describe('sockets from systemd', () => {
