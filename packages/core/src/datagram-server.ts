@@ -4,6 +4,7 @@
  * @module
  */
 import { BaseServer } from './base-server.js';
+import { kCounters } from './observe.js';
 import type { Address, DatagramRequest, DatagramSender } from './types.js';
 
 /**
@@ -39,7 +40,10 @@ export abstract class DatagramServer<A extends Address = Address> extends BaseSe
 
   /** The sender handlers reply through: `request.socket`. */
   readonly sender: DatagramSender<A> = {
-    sendTo: (data, address) => this.sendPacket(data, address),
+    sendTo: (data, address) => {
+      this[kCounters].bytesOut += data.byteLength;
+      return this.sendPacket(data, address);
+    },
   };
 
   /** Sends one datagram from the server's socket. For transports. */
@@ -47,6 +51,9 @@ export abstract class DatagramServer<A extends Address = Address> extends BaseSe
 
   /** Queues a received datagram as a request. For transports. */
   protected receivePacket(packet: Buffer, clientAddress: A): void {
+    const counters = this[kCounters];
+    counters.accepted++;
+    counters.bytesIn += packet.length;
     const data =
       packet.length > this.maxPacketSize ? packet.subarray(0, this.maxPacketSize) : packet;
     this.enqueueRequest({ packet: data, socket: this.sender }, clientAddress);

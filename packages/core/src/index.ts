@@ -8,7 +8,9 @@
  *
  * Deployment support shared by the transports: the PROXY protocol
  * (`parseProxyHeader`, `proxyHeaderOf`), the TLS handshake step
- * (`TLSLayer`) and systemd socket activation (`listenFds`).
+ * (`TLSLayer`) and systemd socket activation (`listenFds`). Observability:
+ * `server.stats()` and the `node:diagnostics_channel` channels named in
+ * `CHANNELS`.
  *
  * @module
  */
@@ -52,6 +54,15 @@ export {
   markHandlerHost,
 } from './handler-module.js';
 export { handleFd } from './node-internals.js';
+export type {
+  ConnectionCloseMessage,
+  ConnectionMessage,
+  RequestMessage,
+  RequestOutcome,
+  ServerMode,
+  ServerStats,
+} from './observe.js';
+export { CHANNELS } from './observe.js';
 export type { HeaderRead } from './proxy-header-reader.js';
 export {
   DEFAULT_PROXY_HEADER_TIMEOUT,

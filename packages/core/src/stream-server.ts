@@ -6,6 +6,7 @@
 import { createServer, type ListenOptions, type Server, type Socket } from 'node:net';
 import { BaseServer } from './base-server.js';
 import { closeConnection } from './connection.js';
+import { ConnectionBook, type ConnectionIO, kHostedConnection } from './connection-book.js';
 import {
   type ConnectionSetup,
   type ConnectionSetupSettings,
@@ -19,6 +20,7 @@ import {
   startPreparation,
 } from './connection-setup.js';
 import { handleFd } from './node-internals.js';
+import { kCounters, type ServerStats } from './observe.js';
 import { DEFAULT_PROXY_HEADER_TIMEOUT } from './proxy-header-reader.js';
 import type { TLSLayer } from './tls-layer.js';
 import { LOOPBACK_SOURCES } from './trusted-sources.js';
@@ -75,17 +77,11 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
    */
   listenFd: number | null = null;
 
-  #connections = new Set<Socket>();
+  /** Open connections and the bytes of closed ones. */
+  readonly #book = new ConnectionBook(this, this[kCounters]);
   #proxy: ProxyPolicy | null = null;
   /** Connections still reading their PROXY header or in their TLS handshake: not requests yet. */
   #preparing = new Set<Socket>();
-  /** One 'close' listener shared by every connection, not a closure each. */
-  readonly #forget = (() => {
-    const connections = this.#connections;
-    return function (this: Socket) {
-      connections.delete(this);
-    };
-  })();
 
   /** How to listen: options for `net.Server.listen` (the address part). For transports. */
   protected abstract listenOptions(): ListenOptions;
@@ -181,7 +177,7 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
     if (server?.listening) server.close();
     for (const socket of this.#preparing) socket.destroy();
     await super.serverClose();
-    for (const socket of this.#connections) {
+    for (const socket of this.#book.open) {
       if (socket.writableEnded) socket.unref();
     }
   }
@@ -193,7 +189,7 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
 
   /** Connections open now (queued, being handled, or draining). */
   get openConnections(): number {
-    return this.#connections.size;
+    return this.#book.open.size;
   }
 
   #accept(socket: Socket): void {
@@ -202,13 +198,28 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
       socket.destroy();
       return;
     }
-    this.#connections.add(socket);
-    socket.once('close', this.#forget);
+    const peer = this.clientAddressOf(socket);
+    this.#book.opened(socket, peer);
     const tls = this.tlsLayer();
     const here = (this as { [kPreparedInHosts]?: boolean })[kPreparedInHosts] !== true;
     if (here && (this.#proxy !== null || tls !== null))
-      this.#prepare(socket, { proxy: this.#proxy, tls });
-    else if (!this.enqueueRequest(socket, this.clientAddressOf(socket))) socket.destroy();
+      this.#prepare(socket, peer, { proxy: this.#proxy, tls });
+    else if (!this.enqueueRequest(socket, peer)) socket.destroy();
+  }
+
+  /** Adds the open connections and their bytes so far. */
+  override stats(): ServerStats {
+    const stats = super.stats();
+    const [read, written] = this.#book.liveBytes();
+    stats.connections = this.#book.open.size;
+    stats.bytesIn += read;
+    stats.bytesOut += written;
+    return stats;
+  }
+
+  /** A connection the host layer serves: the returned function ends it for the server. @internal */
+  [kHostedConnection](socket: Socket): (io?: ConnectionIO) => void {
+    return this.#book.hosted(socket);
   }
 
   /**
@@ -216,9 +227,9 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
    * connection (in {@link #preparations}); a failure closes it and goes to
    * `handleError`.
    */
-  #prepare(socket: Socket, setup: ConnectionSetup): void {
+  #prepare(socket: Socket, peer: A, setup: ConnectionSetup): void {
     this.#preparing.add(socket);
-    startPreparation(socket, this.clientAddressOf(socket), setup, this.#preparations);
+    startPreparation(socket, peer, setup, this.#preparations);
   }
 
   /** Where connections go once prepared: one object per server, no closure per connection. */
@@ -233,6 +244,7 @@ export abstract class StreamServer<A extends Address = Address> extends BaseServ
     },
     refused: (socket: Socket, peer: unknown, error: unknown) => {
       this.#preparing.delete(socket);
+      this[kCounters].rejected++;
       socket.destroy();
       this.reportError(socket, peer as A, error);
     },

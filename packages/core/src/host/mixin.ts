@@ -8,6 +8,8 @@
  *
  * @module
  */
+import type { Socket } from 'node:net';
+import { kHostedConnection } from '../connection-book.js';
 import {
   connectionSetupOf,
   kConnectionSetupChanged,
@@ -22,8 +24,9 @@ import {
   locateHandler,
 } from '../handler-module.js';
 import { canMoveSockets } from '../node-internals.js';
+import type { ServerStats } from '../observe.js';
 import type { Address, Awaitable } from '../types.js';
-import { type HostDriver, HostPool } from './pool.js';
+import { type HostDriver, type HostJob, HostPool } from './pool.js';
 import { defaultHostPoolSettings, type HostPoolSettings } from './settings.js';
 import { snapshotServer } from './snapshot.js';
 
@@ -88,6 +91,8 @@ export function HostMixIn<TBase extends ServerClass>(
     requestTimeLimit: number | null = null;
     maxRequestsPerHost: number | null = null;
     hostExecArgv: string[] | null = null;
+    /** Requests taken from the queue that wait for room on a host (`processRequest` holds them). */
+    #holding = 0;
 
     get activeRequests(): number {
       return this.requestsInProgress;
@@ -134,14 +139,35 @@ export function HostMixIn<TBase extends ServerClass>(
      */
     override processRequest(request: unknown, clientAddress: unknown): Awaitable<void> {
       const pool = this.#pool();
-      if (pool.full)
-        return this.#waitForRoom(pool).then(() => this.#submit(pool, request, clientAddress));
+      if (pool.full) {
+        this.#holding++;
+        return this.#waitForRoom(pool).then(() => {
+          this.#holding--;
+          this.#submit(pool, request, clientAddress);
+        });
+      }
       this.#submit(pool, request, clientAddress);
     }
 
     #submit(pool: HostPool, request: unknown, clientAddress: unknown): void {
-      const outcome = pool.submit({ request, clientAddress: clientAddress as Address });
-      void this.completeRequest(request, clientAddress, outcome);
+      const job: HostJob = { request, clientAddress: clientAddress as Address };
+      // A connection: the host may own it, and reports its end and its bytes.
+      const hosted = (this as { [kHostedConnection]?: (socket: Socket) => HostJob['onEnded'] })[
+        kHostedConnection
+      ];
+      if (hosted !== undefined) job.onEnded = hosted.call(this, request as Socket);
+      void this.completeRequest(request, clientAddress, pool.submit(job));
+    }
+
+    /** Adds the mode, the hosts, and the requests waiting for one (queued, not active). */
+    override stats(): ServerStats {
+      const stats = super.stats();
+      const waiting = hostPoolOf(this)?.waiting ?? 0;
+      stats.mode = spec.driver.kind === 'thread' ? 'threading' : 'forking';
+      stats.active -= waiting;
+      stats.queued += waiting + this.#holding;
+      stats.hosts = hostPoolOf(this)?.hosts ?? 0;
+      return stats;
     }
 
     async #waitForRoom(pool: HostPool): Promise<void> {

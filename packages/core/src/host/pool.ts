@@ -7,6 +7,7 @@
  * @module
  */
 import { ClosedError } from '../errors.js';
+import { NOT_SERVED } from '../observe.js';
 import type { Address } from '../types.js';
 import { HostExitedError, type HostKind, RequestTimeLimitError } from './errors.js';
 import { type HostPoolSettings, validateHostPoolSettings } from './settings.js';
@@ -35,6 +36,11 @@ export interface HostJob {
   readonly server?: { key: number; snapshot: Record<string, unknown> };
   /** Called once the host owns the request. */
   onDispatched?(hostId: number): void;
+  /**
+   * Called when the request is over for the pool, with the bytes its
+   * connection carried when its host owned it (read, written), or none.
+   */
+  onEnded?(io?: readonly [number, number]): void;
 }
 
 /** What a driver reports about a host it started. */
@@ -110,7 +116,9 @@ interface JobState {
   host: PoolHost | null;
   settled: boolean;
   timer: NodeJS.Timeout | null;
-  resolve(): void;
+  /** What the host reported with `done`. */
+  done: Extract<FromHost, { t: 'done' }> | null;
+  resolve(served: typeof NOT_SERVED | undefined): void;
   reject(error: Error): void;
 }
 
@@ -233,14 +241,15 @@ export class HostPool {
    * (or the pool dropped it unserved), rejects with the handler's error, the
    * host's death, a failed hand-off or the time limit.
    */
-  submit(job: HostJob): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  submit(job: HostJob): Promise<typeof NOT_SERVED | undefined> {
+    return new Promise((resolve, reject) => {
       const state: JobState = {
         id: this.#nextId++,
         job,
         host: null,
         settled: false,
         timer: null,
+        done: null,
         resolve,
         reject,
       };
@@ -475,7 +484,9 @@ export class HostPool {
           this.#placeWaiting();
         }
         const state = host.jobs.get(message.id);
-        if (state !== undefined) this.#settle(state, message.err ? fromWire(message.err) : null);
+        if (state === undefined) return;
+        state.done = message;
+        this.#settle(state, message.err ? fromWire(message.err) : null);
         return;
       }
       case 'sendto': {
@@ -558,7 +569,8 @@ export class HostPool {
       host.jobs.delete(state.id);
       if (host.state !== 'gone') host.process?.release(state.id, aborted);
     }
-    if (error === null) state.resolve();
+    state.job.onEnded?.(state.done?.io);
+    if (error === null) state.resolve(state.done?.gone === true ? NOT_SERVED : undefined);
     else state.reject(error);
     if (host !== null && host.state !== 'gone') this.#afterChange(host);
     this.#placeWaiting();

@@ -121,8 +121,12 @@ export type FromHost =
   | { t: 'ready' }
   /** The handler could not be loaded: the host exits. */
   | { t: 'loadError'; err: WireError }
-  /** Request `id` is over: `err` is the handler's error. The connection is already ended. */
-  | { t: 'done'; id: number; err?: WireError }
+  /**
+   * Request `id` is over: `err` is the handler's error. The connection is
+   * already ended; `io` is its bytes (read, written) when the host owned it;
+   * `gone`: its peer left before it was prepared (no handler ran).
+   */
+  | { t: 'done'; id: number; err?: WireError; io?: [number, number]; gone?: true }
   /** Send a datagram from the server's socket for request `id`. */
   | { t: 'sendto'; id: number; seq: number; data: Uint8Array; addr: Address }
   /** An error escaped every handler: the host exits next. */

@@ -19,6 +19,7 @@ import {
   buildConnectionSetup,
   type ConnectionSetup,
   type ConnectionSetupSettings,
+  type PreparedConnection,
   prepareConnection,
 } from '../../connection-setup.js';
 import { ClosedError } from '../../errors.js';
@@ -27,6 +28,7 @@ import { HandoffError } from '../errors.js';
 import { readRecords } from '../records.js';
 import { reviveSnapshot } from '../snapshot.js';
 import {
+  type FromHost,
   fromWire,
   type HostBoot,
   type ModuleExport,
@@ -159,44 +161,58 @@ export class Host {
     const running: Running = { socket: null, sends: new Map() };
     this.#running.set(message.id, running);
     let error: unknown = null;
+    let gone = false;
+    let owned: Socket | null = null;
     try {
       let request = this.#request(message, handle, running);
+      // A connection this host owns (not bridged): its bytes are reported with `done`.
+      if (message.kind === 'socket') owned = request as Socket;
       let clientAddress = message.addr;
       const location = message.handler ?? this.#boot.handler;
       if (location === null) throw new HandoffError('the request names no handler class');
       let Handler = await this.#handler(location);
       if (message.data !== undefined) Handler = withHandoffData(Handler, message.data);
       const server = message.server === undefined ? this.#server : this.#serverOf(message.server);
-      const setup = this.#connections;
       // A connection of this server's own, not a hand-off (which arrives prepared).
-      if (setup !== null && message.kind !== 'datagram' && message.handler === undefined) {
-        const prepared = await prepareConnection(request as Socket, clientAddress, setup).catch(
-          (refused: unknown) => {
-            // Refused (an untrusted source, a bad header, a failed handshake): closed, reported.
-            running.socket?.destroy();
-            throw refused;
-          },
-        );
-        // null: the peer left without a byte (a TCP health check): nothing to serve, nothing to report.
-        if (prepared === null) throw PEER_GONE;
-        // The handler's socket, and the one ended after it (a TLS socket ends with close_notify).
-        running.socket = prepared.socket;
+      if (this.#connections !== null && message.kind !== 'datagram' && !message.handler) {
+        const prepared = await this.#prepare(request as Socket, clientAddress, running);
         request = prepared.socket;
         clientAddress = prepared.clientAddress;
       }
       await runRequestHandler(Handler, this.#preparers, request, clientAddress, server as never);
     } catch (caught) {
-      if (caught === PEER_GONE) running.socket?.destroy();
+      gone = caught === PEER_GONE;
+      if (gone) running.socket?.destroy();
       else error = caught;
     }
     await this.#end(running.socket);
     this.#running.delete(message.id);
-    this.#channel.post(
-      error === null
-        ? { t: 'done', id: message.id }
-        : { t: 'done', id: message.id, err: toWire(error) },
-    );
+    const done: Extract<FromHost, { t: 'done' }> = { t: 'done', id: message.id };
+    if (error !== null) done.err = toWire(error);
+    if (owned !== null) done.io = [owned.bytesRead, owned.bytesWritten];
+    if (gone) done.gone = true;
+    this.#channel.post(done);
     this.#maybeExit();
+  }
+
+  /**
+   * Reads the connection's PROXY header and runs its TLS handshake; the
+   * handler's socket becomes the one ended after it (a TLS socket ends with
+   * close_notify). A refused connection is closed and the error thrown (for
+   * `handleError`); a peer that left without a byte (a TCP health check)
+   * throws {@link PEER_GONE}: nothing to serve, nothing to report.
+   */
+  async #prepare(socket: Socket, peer: Address, running: Running): Promise<PreparedConnection> {
+    let prepared: PreparedConnection | null;
+    try {
+      prepared = await prepareConnection(socket, peer, this.#connections!);
+    } catch (refused) {
+      socket.destroy();
+      throw refused;
+    }
+    if (prepared === null) throw PEER_GONE;
+    running.socket = prepared.socket;
+    return prepared;
   }
 
   /** Builds the connection setup from the server's data (null: connections are served as they come). */
