@@ -55,6 +55,10 @@ static struct {
   double seed;
 } cfg = {MODE_KEPT, T_TCP, "127.0.0.1", NULL, NULL, 0, 1, 64, 0, 1000, 2000, 1000, 15000, 4, 1};
 
+/* --prefix HEX: bytes sent first on every stream connection (a PROXY protocol header). */
+static unsigned char *prefix;
+static size_t prefix_length;
+
 static void die(const char *format, ...) {
   va_list args;
   va_start(args, format);
@@ -70,6 +74,18 @@ static double number_arg(const char *name, const char *value) {
   double n = strtod(value, &end);
   if (end == value || *end != '\0' || !isfinite(n)) die("--%s: not a number: %s", name, value);
   return n;
+}
+
+static void parse_prefix(const char *hex) {
+  size_t n = strlen(hex);
+  if (n % 2 != 0) die("--prefix: an even number of hex digits, not %s", hex);
+  prefix_length = n / 2;
+  prefix = malloc(prefix_length ? prefix_length : 1);
+  for (size_t i = 0; i < prefix_length; i++) {
+    unsigned int byte;
+    if (sscanf(hex + 2 * i, "%2x", &byte) != 1) die("--prefix: not hex: %s", hex);
+    prefix[i] = (unsigned char)byte;
+  }
 }
 
 static void parse_args(int argc, char **argv) {
@@ -102,6 +118,7 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(name, "connectParallelism"))
       cfg.connect_parallelism = (int)number_arg(name, value);
     else if (!strcmp(name, "seed")) cfg.seed = number_arg(name, value);
+    else if (!strcmp(name, "prefix")) parse_prefix(value);
     else die("unknown flag --%s", name);
   }
   if (cfg.connections < 0) die("--connections must not be negative");
@@ -259,6 +276,7 @@ typedef struct flow {
   size_t written;      /* stream: request bytes written so far */
   int out_armed;       /* EPOLLOUT is registered */
   int connecting;      /* a nonblocking connect is in progress */
+  int prefix_pending;  /* the --prefix bytes are still to be sent on this connection */
   double sent_at;      /* kept/dgram: when the request was sent; short: when the connect began */
   /* stream (kept/hold) */
   int closed, ready, first_pending;
@@ -343,6 +361,7 @@ static int stream_connect(flow *f) {
   }
   f->fd = fd;
   f->out_armed = 0;
+  f->prefix_pending = prefix_length > 0;
   if (connect(fd, (struct sockaddr *)&server_addr, server_addr_length) == 0) {
     f->connecting = 0;
     epoll_set(f, EPOLL_CTL_ADD, EPOLLIN);
@@ -361,6 +380,13 @@ static int stream_connect(flow *f) {
 
 /* Writes what is left of the request; returns 0, or an errno when the write failed. */
 static int stream_write(flow *f) {
+  if (f->prefix_pending) {
+    /* A few dozen bytes on a fresh connection: the socket buffer takes them whole. MSG_MORE,
+       as HAProxy sends its PROXY header when data follows: one segment with the line. */
+    ssize_t n = send(f->fd, prefix, prefix_length, MSG_NOSIGNAL | MSG_MORE);
+    if (n != (ssize_t)prefix_length) return n < 0 ? errno : EPIPE;
+    f->prefix_pending = 0;
+  }
   while (f->written < L) {
     ssize_t n = send(f->fd, f->line + f->written, L - f->written, MSG_NOSIGNAL);
     if (n > 0) {

@@ -1,11 +1,12 @@
 /**
  * An echo server in its own process:
- * `node echo-server.js <kind> [--path socket-path] [--settings json] [--handler cpu]`.
- * Kinds are `<tcp|udp|unix|unixdgram>-<raw|plain|evloop|threading|forking>`: `raw`
- * is node:net/node:dgram at its simplest (the limit inside Node), the
+ * `node echo-server.js <kind> [--path socket-path] [--settings json] [--handler cpu] [--tls-dir dir]`.
+ * Kinds are `<tcp|tls|udp|unix|unixdgram>-<raw|plain|evloop|threading|forking>`: `raw`
+ * is node:net/node:tls/node:dgram at its simplest (the limit inside Node), the
  * others are @socketserver servers running `handlers.js` (the echo, or with
  * `--handler cpu` the CPU-bound echo), created with
- * `Server.create(address, Handler, settings)`.
+ * `Server.create(address, Handler, settings)`. `tls` kinds serve the
+ * certificate and key in `--tls-dir` (`cert.pem`, `key.pem`).
  *
  * Prints `READY {json}` once listening, or `UNAVAILABLE <reason>` and exits
  * 3 when a package it needs is missing or not built. Reads commands on
@@ -16,8 +17,11 @@
  * @module
  */
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createServer as createTLSServer } from 'node:tls';
 import { parseArgs } from 'node:util';
 import type { UnixDatagramSocket } from '@socketserver/transport-unix';
 import type { NodeKind, ReadyLine } from './targets.js';
@@ -47,7 +51,17 @@ interface Running {
   connections(): number | Promise<number>;
 }
 
-async function rawServer(transport: string, path: string | undefined): Promise<Running> {
+/** The certificate and key of `tls` kinds. */
+function tlsIdentity(dir: string | undefined): { cert: Buffer; key: Buffer } {
+  if (dir === undefined) throw new Error('a tls kind needs --tls-dir');
+  return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
+}
+
+async function rawServer(
+  transport: string,
+  path: string | undefined,
+  tlsDir: string | undefined,
+): Promise<Running> {
   if (transport === 'unixdgram') {
     let socket: UnixDatagramSocket;
     try {
@@ -78,10 +92,13 @@ async function rawServer(transport: string, path: string | undefined): Promise<R
       connections: () => 0,
     };
   }
-  const server: Server = createServer((socket: Socket) => {
+  const echo = (socket: Socket) => {
     socket.on('data', (chunk) => socket.write(chunk));
     socket.on('error', () => {});
-  });
+  };
+  const server: Server =
+    transport === 'tls' ? createTLSServer(tlsIdentity(tlsDir), echo) : createServer(echo);
+  if (transport === 'tls') server.on('tlsClientError', () => {});
   await new Promise<void>((done, fail) => {
     server.once('error', fail);
     if (transport === 'unix') server.listen(path!, done);
@@ -117,7 +134,8 @@ async function socketServer(
     );
   } else {
     const inet = await importPackage('transport-inet');
-    Base = exportOf(inet, 'transport-inet', transport === 'udp' ? 'UDPServer' : 'TCPServer');
+    const name = { udp: 'UDPServer', tls: 'TLSServer' }[transport] ?? 'TCPServer';
+    Base = exportOf(inet, 'transport-inet', name);
   }
   let Server: any = Base;
   if (mode === 'evloop') Server = exportOf(core, 'core', 'EventLoopMixIn')(Base);
@@ -160,15 +178,17 @@ async function main(): Promise<void> {
       path: { type: 'string' },
       settings: { type: 'string' },
       handler: { type: 'string' },
+      'tls-dir': { type: 'string' },
     },
   });
+  const tlsDir = values['tls-dir'];
   const kind = positionals[0] as NodeKind | undefined;
   const path = values.path;
   const settings = JSON.parse(values.settings ?? '{}') as Record<string, unknown>;
   const [transport, mode] = (kind ?? '').split('-') as [string, string];
-  if (!['tcp', 'udp', 'unix', 'unixdgram'].includes(transport) || mode === undefined) {
+  if (!['tcp', 'tls', 'udp', 'unix', 'unixdgram'].includes(transport) || mode === undefined) {
     process.stderr.write(
-      'usage: node echo-server.js <tcp|udp|unix|unixdgram>-<raw|plain|evloop|threading|forking> [--path p] [--settings json]\n',
+      'usage: node echo-server.js <tcp|tls|udp|unix|unixdgram>-<raw|plain|evloop|threading|forking> [--path p] [--settings json] [--tls-dir dir]\n',
     );
     process.exit(2);
   }
@@ -180,8 +200,14 @@ async function main(): Promise<void> {
   try {
     running =
       mode === 'raw'
-        ? await rawServer(transport, path)
-        : await socketServer(transport, mode, path, settings, values.handler === 'cpu');
+        ? await rawServer(transport, path, tlsDir)
+        : await socketServer(
+            transport,
+            mode,
+            path,
+            { ...settings, ...(transport === 'tls' ? { tls: tlsIdentity(tlsDir) } : {}) },
+            values.handler === 'cpu',
+          );
   } catch (error) {
     if (error instanceof Unavailable) {
       process.stdout.write(`UNAVAILABLE ${error.message}\n`);

@@ -37,6 +37,10 @@ export interface LoadConfig {
   connectParallelism: number;
   /** Seeds the line contents, so that each process and connection sends different bytes. */
   seed: number;
+  /** Stream transports: bytes (hex) sent first on every connection, before any line (a PROXY protocol header). */
+  prefix?: string;
+  /** TCP: speak TLS (the Node generator only; the server's certificate is not checked). */
+  tls?: boolean;
 }
 
 /** Generator to orchestrator: connections are open (kept/hold) or slots are ready (short). */

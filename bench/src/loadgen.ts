@@ -15,6 +15,7 @@ import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { connect as tlsConnect } from 'node:tls';
 import { Histogram } from './histogram.js';
 import type { ControlMessage, LoadConfig, ReadyMessage, ResultMessage } from './load-config.js';
 import { createUnixDgramSocket } from './unix-dgram.js';
@@ -118,12 +119,31 @@ class StreamChecker {
   }
 }
 
+/**
+ * Connects a stream; its `'go'` event says when lines may be sent (after
+ * `config.prefix` is written, and with `config.tls` after the handshake).
+ */
 function streamConnect(config: LoadConfig): Socket {
-  const socket =
+  const raw =
     config.transport === 'unix'
       ? connect({ path: config.path! })
       : connect({ host: config.host ?? '127.0.0.1', port: config.port! });
-  if (config.transport === 'tcp') socket.setNoDelay(true);
+  if (config.transport === 'tcp') raw.setNoDelay(true);
+  const prefix = config.prefix ? Buffer.from(config.prefix, 'hex') : null;
+  if (!config.tls) {
+    raw.once('connect', () => {
+      if (prefix === null) return raw.emit('go');
+      // One segment with the first line, as HAProxy sends its PROXY header when data follows.
+      raw.cork();
+      raw.write(prefix);
+      raw.emit('go');
+      raw.uncork();
+    });
+    return raw;
+  }
+  if (prefix !== null) raw.once('connect', () => raw.write(prefix));
+  const socket = tlsConnect({ socket: raw, rejectUnauthorized: false, servername: 'localhost' });
+  socket.once('secureConnect', () => socket.emit('go'));
   return socket;
 }
 
@@ -156,7 +176,7 @@ class KeptStream {
       const socket = streamConnect(this.config);
       this.socket = socket;
       this.#firstReply = resolve;
-      socket.on('connect', () => this.send());
+      socket.on('go', () => this.send());
       socket.on('data', (chunk: Buffer) => this.#checker.push(chunk));
       socket.on('error', (error) => {
         if (!this.#closed) this.stats.error(error);
@@ -248,7 +268,7 @@ class ShortSlot {
       socket.end();
     });
     this.#checker = checker;
-    socket.on('connect', () => {
+    socket.on('go', () => {
       const line = this.lines.next();
       checker.expectReply(line);
       sent = true;

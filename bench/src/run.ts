@@ -19,8 +19,8 @@
  *
  * @module
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -120,9 +120,25 @@ interface EchoRow {
   compare: Array<[string, string]>;
   /** `cpu`: the CPU-bound echo (`CpuEchoHandler`) instead of the echo. */
   handler?: 'cpu';
+  /** The generator speaks TLS (the Node generator: the native one has no TLS). */
+  tls?: boolean;
+  /** Bytes (hex) each connection sends first: a PROXY protocol header. */
+  prefix?: string;
+  /** Settings for this row's server, beyond `--settings`. */
+  settings?: Record<string, unknown>;
 }
 
-type Section = 'tcp' | 'udp' | 'unix' | 'unixdgram' | 'tcp-short' | 'unix-short' | 'cpu';
+type Section =
+  | 'tcp'
+  | 'udp'
+  | 'unix'
+  | 'unixdgram'
+  | 'tcp-short'
+  | 'unix-short'
+  | 'cpu'
+  | 'tls'
+  | 'tls-short'
+  | 'proxy-short';
 
 const SECTIONS: Record<Section, string> = {
   tcp: 'TCP echo over kept connections (64-byte lines, one outstanding per connection)',
@@ -133,7 +149,19 @@ const SECTIONS: Record<Section, string> = {
   'tcp-short': 'TCP short connections (connect, one 64-byte line, read the echo, close)',
   'unix-short': 'Unix stream short connections (connect, one line, read the echo, close)',
   cpu: 'CPU-bound handler over kept TCP connections (each line: about 5 ms of SHA-256, then the echo)',
+  tls: 'TLS echo over kept connections (64-byte lines; Node generator: the native one has no TLS)',
+  'tls-short':
+    'TLS short connections (connect, full handshake, one line, read the echo, close; Node generator)',
+  'proxy-short':
+    'TCP short connections with and without a PROXY protocol header (connect, header, one line, read the echo, close)',
 };
+
+/**
+ * The PROXY header the `proxy-short` rows send: version 2, TCP over IPv4,
+ * from 192.0.2.1:50000 to 127.0.0.1:443 (28 bytes); version 1 the same.
+ */
+const PROXY_V2 = '0d0a0d0a000d0a515549540a2111000c' + 'c0000201' + '7f000001' + 'c350' + '01bb';
+const PROXY_V1 = Buffer.from('PROXY TCP4 192.0.2.1 127.0.0.1 50000 443\r\n').toString('hex');
 
 function rows(): EchoRow[] {
   const K = settings.keptConnections;
@@ -246,6 +274,31 @@ function rows(): EchoRow[] {
       add('py-plain', 'Python UnixStreamServer, 1 connection', { python: 'UnixStreamServer' }, 1);
     }
   }
+  for (const [section, mode, n] of [
+    ['tls', 'kept', K],
+    ['tls-short', 'short', S],
+  ] as const) {
+    const add = sectionRows(section, 'tcp', mode);
+    const tls = (id: string) => list.find((row) => row.id === `${section}:${id}`)!;
+    add('raw', 'raw node:tls (baseline)', { node: 'tls-raw' }, n);
+    add('evloop', 'EventLoopMixIn(TLSServer)', { node: 'tls-evloop' }, n, [
+      ['raw node:tls', 'raw'],
+    ]);
+    for (const id of ['raw', 'evloop']) tls(id).tls = true;
+  }
+  {
+    const add = sectionRows('proxy-short', 'tcp', 'short');
+    const row = (id: string) => list.find((entry) => entry.id === `proxy-short:${id}`)!;
+    add('off', 'EventLoopMixIn(TCPServer), no PROXY header (baseline)', { node: 'tcp-evloop' }, S);
+    add('v2', 'EventLoopMixIn(TCPServer), proxyProtocol, v2 header', { node: 'tcp-evloop' }, S, [
+      ['without PROXY', 'off'],
+    ]);
+    add('v1', 'EventLoopMixIn(TCPServer), proxyProtocol, v1 header', { node: 'tcp-evloop' }, S, [
+      ['without PROXY', 'off'],
+    ]);
+    Object.assign(row('v2'), { prefix: PROXY_V2, settings: { proxyProtocol: true } });
+    Object.assign(row('v1'), { prefix: PROXY_V1, settings: { proxyProtocol: true } });
+  }
   {
     // 8 client sockets: fewer than net.unix.max_dgram_qlen (10), so that a server's receive
     // queue never refuses a datagram (EAGAIN) and the rows measure the servers, not retries.
@@ -357,6 +410,38 @@ function clientPathPrefix(): string {
   return join(tempDir, `c${socketCounter}`);
 }
 
+let tlsIdentityDir: string | null = null;
+
+/**
+ * A directory with `cert.pem` and `key.pem` for the TLS rows, made once by
+ * the `openssl` command (a P-256 key, like the tests'); `''` when openssl
+ * failed.
+ */
+function tlsDir(): string {
+  if (tlsIdentityDir !== null) return tlsIdentityDir;
+  const dir = join(tempDir, 'tls');
+  try {
+    mkdirSync(dir);
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+      ].concat(['-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=localhost']),
+      { cwd: dir, stdio: 'ignore' },
+    );
+    tlsIdentityDir = dir;
+  } catch {
+    tlsIdentityDir = '';
+  }
+  return tlsIdentityDir;
+}
+
 function socketPath(): string {
   socketCounter++;
   return join(tempDir, `s${socketCounter}.sock`);
@@ -367,7 +452,10 @@ function socketPath(): string {
  * `--settings`, for experiments (the report says so).
  */
 function serverSettings(row: EchoRow): Record<string, unknown> {
-  const extra = JSON.parse(flags.settings ?? '{}') as Record<string, unknown>;
+  const extra = {
+    ...row.settings,
+    ...(JSON.parse(flags.settings ?? '{}') as Record<string, unknown>),
+  };
   return row.handler === 'cpu' ? { hashRounds, ...extra } : extra;
 }
 
@@ -389,6 +477,7 @@ function serverCommand(
       resolve(benchDir, 'dist', 'echo-server.js'),
       spec.node,
       ...(path ? ['--path', path] : []),
+      ...(spec.node.startsWith('tls-') ? ['--tls-dir', tlsDir()] : []),
       '--settings',
       JSON.stringify(settings),
       ...(handler ? ['--handler', handler] : []),
@@ -425,6 +514,9 @@ function split(n: number, g: number): number[] {
 }
 
 async function runEcho(row: EchoRow): Promise<RowResult> {
+  if (row.tls && tlsDir() === '') {
+    return failedResult('unavailable', 'no certificate: the openssl command failed or is missing');
+  }
   if (row.transport === 'unixdgram') {
     // The generator needs the addon too, whatever the server is.
     const missing = unixDgramUnavailable();
@@ -456,10 +548,12 @@ async function runEcho(row: EchoRow): Promise<RowResult> {
       connectTimeoutMs: 15_000,
       connectParallelism: 4,
       seed: 1 + index * 7919 + socketCounter * 104729,
+      ...(row.prefix === undefined ? {} : { prefix: row.prefix }),
+      ...(row.tls ? { tls: true } : {}),
     };
     const total =
       config.connectTimeoutMs + config.warmupMs + config.durationMs + config.graceMs + 15_000;
-    return startGenerator(config, total, generator.kind);
+    return startGenerator(config, total, row.tls ? 'node' : generator.kind);
   });
   const serverCpu = { start: Number.NaN, end: Number.NaN };
   generators[0]!.onWindow((phase) => {
@@ -1076,6 +1170,18 @@ function report(
     2,
   );
   ratioGoal('event-loop UDP ≥ 1.1x Python UDPServer', 'udp:evloop', 'udp:py-plain', 1.1);
+  ratioGoal(
+    'TLS kept echo: EventLoopMixIn(TLSServer) ≥ 0.9x raw node:tls (issue 18)',
+    'tls:evloop',
+    'tls:raw',
+    0.9,
+  );
+  ratioGoal(
+    'PROXY v2 on short TCP connections ≥ 0.95x the same server without it (issue 18)',
+    'proxy-short:v2',
+    'proxy-short:off',
+    0.95,
+  );
   ratioGoal(
     'event-loop Unix stream ≥ 1.4x Python ThreadingUnixStreamServer',
     'unix:evloop',

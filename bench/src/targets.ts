@@ -7,11 +7,13 @@
 
 /** How requests travel. `unix` is a Unix stream socket on a path, `unixdgram` a Unix datagram socket. */
 export type Transport = 'tcp' | 'udp' | 'unix' | 'unixdgram';
+/** What an echo server serves: a transport, or `tls` (TCP with TLS: `TLSServer`, node:tls). */
+export type ServerTransport = Transport | 'tls';
 /** `raw`: node:net/node:dgram echo; the others are @socketserver servers. */
 export type NodeMode = 'raw' | 'plain' | 'evloop' | 'threading' | 'forking';
 
 /** A Node echo server kind, as `echo-server.js` takes it. */
-export type NodeKind = `${Transport}-${NodeMode}`;
+export type NodeKind = `${ServerTransport}-${NodeMode}`;
 
 /** Python `socketserver` classes `python/echo_server.py` runs. */
 export const PYTHON_CLASSES = [

@@ -12,6 +12,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createServer as createTLSServer } from 'node:tls';
+import { makeCertificates } from '@socketserver/test-deploy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadConfig, ResultMessage } from '../src/load-config.js';
 import {
@@ -149,6 +151,102 @@ async function unixDgramServer(
   cleanups.push(async () => socket.close());
   return { path };
 }
+
+/** A line echo that first requires `prefix` (a PROXY header) on each connection, else closes it. */
+async function prefixedServer(
+  prefix: Buffer,
+): Promise<{ host: string; port: number; refused: () => number }> {
+  let refused = 0;
+  const server: Server = createServer((socket) => {
+    socket.on('error', () => {});
+    let received = Buffer.alloc(0);
+    let checked = false;
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (!checked) {
+        if (received.length < prefix.length) return;
+        if (!received.subarray(0, prefix.length).equals(prefix)) {
+          refused++;
+          socket.destroy();
+          return;
+        }
+        checked = true;
+        received = received.subarray(prefix.length);
+      }
+      const end = received.lastIndexOf(10) + 1;
+      if (end > 0) {
+        socket.write(received.subarray(0, end));
+        received = received.subarray(end);
+      }
+    });
+    socket.on('end', () => socket.end());
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  cleanups.push(() => new Promise<void>((done) => server.close(() => done())));
+  return {
+    host: '127.0.0.1',
+    port: (server.address() as { port: number }).port,
+    refused: () => refused,
+  };
+}
+
+const PREFIX = Buffer.from('0d0a0d0a000d0a515549540a2111000cc00002017f000001c35001bb', 'hex');
+
+describe.each(['node', 'native'] as const)(
+  '%s generator, --prefix (a PROXY header first)',
+  (kind) => {
+    for (const mode of ['kept', 'short'] as const) {
+      it(`${mode}: every connection starts with the prefix`, async () => {
+        const target = await prefixedServer(PREFIX);
+        const { host, port } = target;
+        const result = await generate(
+          kind,
+          { host, port },
+          { mode, prefix: PREFIX.toString('hex') },
+        );
+        expect(result.completed).toBeGreaterThan(0);
+        expect(result.mismatches + result.lost + result.errors).toBe(0);
+        expect(target.refused()).toBe(0);
+      });
+    }
+
+    it('without it, the same server refuses every connection (so the test can fail)', async () => {
+      const target = await prefixedServer(PREFIX);
+      const { host, port } = target;
+      const result = await generate(
+        kind,
+        { host, port },
+        {
+          mode: 'short',
+          connections: 1,
+          durationMs: 100,
+        },
+      );
+      expect(result.completed).toBe(0);
+      expect(target.refused()).toBeGreaterThan(0);
+    });
+  },
+);
+
+describe('node generator, tls', () => {
+  it('speaks TLS to a TLS echo, kept and short', async () => {
+    const certs = makeCertificates();
+    cleanups.push(async () => certs.remove());
+    const server = createTLSServer({ cert: certs.server.cert, key: certs.server.key }, (socket) => {
+      socket.on('error', () => {});
+      socket.on('data', (chunk: Buffer) => socket.write(chunk));
+      socket.on('end', () => socket.end());
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    cleanups.push(() => new Promise<void>((done) => server.close(() => done())));
+    const target = { host: '127.0.0.1', port: (server.address() as { port: number }).port };
+    for (const mode of ['kept', 'short'] as const) {
+      const result = await generate('node', target, { mode, tls: true });
+      expect(result.completed, mode).toBeGreaterThan(0);
+      expect(result.mismatches + result.lost + result.errors, mode).toBe(0);
+    }
+  });
+});
 
 describe.each(['node', 'native'] as const)('%s generator', (kind) => {
   describe('load generator over TCP kept connections', () => {

@@ -15,7 +15,18 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { BaseServer, InetAddress } from '@socketserver/core';
+import type { BaseServer, InetAddress, InheritedSocket } from '@socketserver/core';
+import {
+  DEPLOY_FLAGS,
+  DEPLOY_HELP,
+  type DeployOptions,
+  deploySettings,
+  inheritedSocket,
+  parseDeployOptions,
+  readTLS,
+  readyNotes,
+  UsageError,
+} from './deploy.js';
 import {
   echoServerClass,
   MODES,
@@ -54,10 +65,12 @@ Options:
                  a stale socket file there is replaced; a live one is refused
   -h, --help     show this help and exit
 
+${DEPLOY_HELP}
 When ready, prints one line to stdout:
-  echo server (MODE) listening on URL
-with URL tcp://HOST:PORT, tcp://[IPV6]:PORT, udp://..., unix:///PATH or
-unix-dgram:///PATH (the real port when --port 0).
+  echo server (MODE) listening on URL[ (NOTES)]
+with URL tcp://HOST:PORT, tcp://[IPV6]:PORT, tls://..., udp://..., unix:///PATH
+or unix-dgram:///PATH (the real port when --port 0), and NOTES saying when the
+socket came from systemd and when the PROXY protocol is on.
 
 Largest datagram echoed whole: ${UDP_MAX_PACKET_SIZE} bytes on udp (IPv4 carries at most 65507),
 ${UNIX_DGRAM_MAX_PACKET_SIZE} bytes on unix-dgram; longer ones are truncated.
@@ -68,9 +81,6 @@ socket file, exit 0. A second signal exits at once (128 + signal number).
 Exit codes: 0 stopped by a signal, 1 the server failed (for example
 EADDRINUSE), 2 bad arguments or a transport or mode this build does not have.
 `;
-
-/** A command-line mistake: reported in one line, exit code 2. */
-class UsageError extends Error {}
 
 /** The parsed command line. */
 interface EchoOptions {
@@ -84,6 +94,8 @@ interface EchoOptions {
   port: number;
   /** `--path`, made absolute (unix, unix-dgram). */
   path: string;
+  /** TLS and the PROXY protocol. */
+  deploy: DeployOptions;
 }
 
 /** Parses the arguments; throws {@link UsageError} on any mistake. Returns null for `--help`. */
@@ -101,6 +113,7 @@ function parseOptions(args: string[]): EchoOptions | null {
         port: { type: 'string' },
         path: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        ...DEPLOY_FLAGS,
       },
     }));
   } catch (error) {
@@ -118,7 +131,15 @@ function parseOptions(args: string[]): EchoOptions | null {
   const host = (values.host as string | undefined) ?? DEFAULT_HOST;
   if (host === '') throw new UsageError('--host must not be empty');
   const path = resolve((values.path as string | undefined) ?? DEFAULT_PATH);
-  return { transport, mode, host, port: parsePort(values.port as string | undefined), path };
+  const deploy = parseDeployOptions(values, transport);
+  return {
+    transport,
+    mode,
+    host,
+    port: parsePort(values.port as string | undefined),
+    path,
+    deploy,
+  };
 }
 
 function oneOf<T extends string>(
@@ -142,19 +163,26 @@ function parsePort(value: string | undefined): number {
 }
 
 /** The server's URL, from its real bound address. */
-function serverUrl(transport: Transport, address: InetAddress | string): string {
-  if (typeof address === 'string') return `${transport}://${address}`;
+function serverUrl(scheme: string, address: InetAddress | string): string {
+  if (typeof address === 'string') return `${scheme}://${address}`;
   const host = address.family === 'IPv6' ? `[${address.host}]` : address.host;
-  return `${transport}://${host}:${address.port}`;
+  return `${scheme}://${host}:${address.port}`;
 }
 
 /** Starts the server, prints the ready line, serves until a signal. */
 async function serve(options: EchoOptions): Promise<void> {
   const row = transports[options.transport];
-  const EchoServer = await echoServerClass(options.transport, options.mode);
+  const inherited: InheritedSocket | undefined = inheritedSocket(options.transport);
+  const tls = options.deploy.tls === null ? null : readTLS(options.deploy.tls);
+  const EchoServer = await echoServerClass(options.transport, options.mode, { tls: tls !== null });
   const address = row.family === 'inet' ? { host: options.host, port: options.port } : options.path;
-  const settings = { ...row.settings, ...modes[options.mode].settings };
+  const settings = {
+    ...row.settings,
+    ...modes[options.mode].settings,
+    ...deploySettings(options.deploy, tls, inherited),
+  };
   const server: BaseServer<any, any> = await EchoServer.create(address, row.Handler, settings);
+  if (tls !== null) reloadOnHangup(server as BaseServer<any, any> & TLSReloadable, options);
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals): Promise<void> => {
@@ -164,6 +192,7 @@ async function serve(options: EchoOptions): Promise<void> {
     }
     stopping = true;
     process.stderr.write(`${NAME}: ${signal} received, finishing requests in flight\n`);
+    await tellServiceManager('stopping');
     await server.shutdown();
     await server.serverClose();
     process.exit(0);
@@ -175,10 +204,50 @@ async function serve(options: EchoOptions): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   const serving = server.serveForever();
+  const url = serverUrl(tls === null ? options.transport : 'tls', server.serverAddress);
   process.stdout.write(
-    `echo server (${options.mode}) listening on ${serverUrl(options.transport, server.serverAddress)}\n`,
+    `echo server (${options.mode}) listening on ${url}${readyNotes(options.deploy, inherited)}\n`,
   );
+  await tellServiceManager('ready', `listening on ${url}`);
   await serving;
+}
+
+/** What a TLS server offers for a reload. */
+interface TLSReloadable {
+  setTLSSettings(settings: ReturnType<typeof readTLS>): void;
+}
+
+/** SIGHUP: read the certificate and key again; new connections get them, open ones keep theirs. */
+function reloadOnHangup(server: TLSReloadable, options: EchoOptions): void {
+  process.on('SIGHUP', () => {
+    try {
+      server.setTLSSettings(readTLS(options.deploy.tls!));
+      process.stderr.write(`${NAME}: SIGHUP received, certificate reloaded\n`);
+    } catch (error) {
+      process.stderr.write(
+        `${NAME}: SIGHUP received, certificate not reloaded (still serving the previous one): ${oneLine(error)}\n`,
+      );
+    }
+  });
+}
+
+/**
+ * Tells the service manager (systemd's NOTIFY_SOCKET, when set) that the
+ * server is ready or stopping. A failure is one line on stderr, not the end
+ * of the server.
+ */
+async function tellServiceManager(state: 'ready' | 'stopping', status?: string): Promise<void> {
+  if (!process.env.NOTIFY_SOCKET) return;
+  try {
+    const { notifyReady, notifyStopping } = await import('@socketserver/transport-unix');
+    await (state === 'ready' ? notifyReady(status) : notifyStopping());
+  } catch (error) {
+    process.stderr.write(`${NAME}: could not notify the service manager: ${oneLine(error)}\n`);
+  }
+}
+
+function oneLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, '; ');
 }
 
 function signalNumber(signal: NodeJS.Signals): number {

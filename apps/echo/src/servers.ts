@@ -42,6 +42,8 @@ export interface TransportRow {
   packageName: string;
   /** Loads the plain (one request at a time) server class. */
   load(): Promise<PlainServerClass>;
+  /** Loads its TLS variant, for transports that have one (tcp: `TLSServer`). */
+  loadTLS?(): Promise<PlainServerClass>;
   /** The handler class: the same one in every mode. */
   Handler: typeof EchoStreamHandler | typeof EchoDatagramHandler;
   /** Settings for `create`. */
@@ -68,6 +70,7 @@ export const transports: Record<Transport, TransportRow> = {
     family: 'inet',
     packageName: '@socketserver/transport-inet',
     load: async () => (await import('@socketserver/transport-inet')).TCPServer,
+    loadTLS: async () => (await import('@socketserver/transport-inet')).TLSServer,
     Handler: EchoStreamHandler,
     settings: {},
   },
@@ -153,13 +156,17 @@ export class NotAvailableError extends Error {
 
 /**
  * The server class for a transport and a mode: `modes[mode]` wrapped around
- * `transports[transport]`. Rejects with {@link NotAvailableError} when a
+ * `transports[transport]` (its TLS variant with `tls`). Rejects with {@link NotAvailableError} when a
  * package it needs cannot be loaded.
  */
-export async function echoServerClass(transport: Transport, mode: Mode): Promise<EchoServerClass> {
-  const Plain = await loadOrExplain(transports[transport].packageName, () =>
-    transports[transport].load(),
-  );
+export async function echoServerClass(
+  transport: Transport,
+  mode: Mode,
+  { tls = false }: { tls?: boolean } = {},
+): Promise<EchoServerClass> {
+  const row = transports[transport];
+  const load = tls && row.loadTLS !== undefined ? row.loadTLS : row.load;
+  const Plain = await loadOrExplain(row.packageName, () => load());
   const Mixed = await loadOrExplain(modes[mode].packageName, () => modes[mode].wrap(Plain));
   // A concrete subclass: mix-ins return abstract classes, `create` needs `new`.
   return class EchoServer extends (Mixed as unknown as new (

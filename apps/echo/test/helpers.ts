@@ -45,6 +45,8 @@ export function run(args: string[], options: RunOptions = {}): Run {
 export interface RunOptions {
   /** In a process group of its own (its pid is the group's id), as a terminal starts a job. */
   detached?: boolean;
+  /** Variables added to the environment. */
+  env?: Record<string, string>;
 }
 
 /** Runs a copy of the CLI at `file` with `args`. */
@@ -52,6 +54,7 @@ export function runFile(file: string, args: string[], options: RunOptions = {}):
   const proc = spawn(process.execPath, [file, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
+    ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
   });
   running.add(proc);
   let out = '';
@@ -98,7 +101,7 @@ export function runFile(file: string, args: string[], options: RunOptions = {}):
 
 /** Where a started echo server listens, parsed from its ready line. */
 export type Target =
-  | { transport: 'tcp' | 'udp'; host: string; port: number }
+  | { transport: 'tcp' | 'tls' | 'udp'; host: string; port: number }
   | { transport: 'unix' | 'unix-dgram'; path: string };
 
 /** A started echo server. */
@@ -111,9 +114,11 @@ export interface EchoServer extends Run {
   url: string;
   /** The URL, parsed. */
   target: Target;
+  /** What the ready line says after the URL, in parentheses (`''` when nothing). */
+  notes: string;
 }
 
-const READY = /^echo server \((\w+)\) listening on (\S+)$/;
+const READY = /^echo server \((\w+)\) listening on (\S+)(?: \((.*)\))?$/;
 
 /** Starts the CLI with `args` and waits for its ready line. */
 export function startEcho(args: string[], options: RunOptions = {}): Promise<EchoServer> {
@@ -131,15 +136,22 @@ export async function startEchoFile(
   const readyLine = started.stdout().slice(0, started.stdout().indexOf('\n'));
   const match = READY.exec(readyLine);
   if (match === null) throw new Error(`not a ready line: ${JSON.stringify(readyLine)}`);
-  return { ...started, readyLine, mode: match[1]!, url: match[2]!, target: parseUrl(match[2]!) };
+  return {
+    ...started,
+    readyLine,
+    mode: match[1]!,
+    url: match[2]!,
+    notes: match[3] ?? '',
+    target: parseUrl(match[2]!),
+  };
 }
 
-/** Parses `tcp://127.0.0.1:1234`, `udp://[::1]:1234`, `unix:///path`, `unix-dgram:///path`. */
+/** Parses `tcp://127.0.0.1:1234`, `tls://...`, `udp://[::1]:1234`, `unix:///path`, `unix-dgram:///path`. */
 export function parseUrl(url: string): Target {
-  const inet = /^(tcp|udp):\/\/(?:\[([^\]]+)\]|([^:/]+)):(\d+)$/.exec(url);
+  const inet = /^(tcp|tls|udp):\/\/(?:\[([^\]]+)\]|([^:/]+)):(\d+)$/.exec(url);
   if (inet) {
     return {
-      transport: inet[1] as 'tcp' | 'udp',
+      transport: inet[1] as 'tcp' | 'tls' | 'udp',
       host: inet[2] ?? inet[3]!,
       port: Number(inet[4]),
     };
@@ -195,6 +207,11 @@ export class StreamClient {
       });
     });
     this.done.catch(() => {});
+  }
+
+  /** Wraps a socket already connected (a TLS one, say). */
+  static over(socket: Socket, name = 'client'): StreamClient {
+    return new StreamClient(socket, undefined, name);
   }
 
   /** Connects to a stream target; `log` records this client's first data and its end. */

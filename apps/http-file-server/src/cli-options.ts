@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { LOOPBACK_SOURCES, TrustedSources } from '@socketserver/core';
 import { type DotfilePolicy, LOG_FORMATS, type LogFormat } from '@socketserver/http';
 import { type FileServer, SERVE_MODES, type ServeMode } from './index.js';
 
@@ -12,7 +13,9 @@ import { type FileServer, SERVE_MODES, type ServeMode } from './index.js';
 export const SYNOPSIS = `usage: socketserver-http [port] [-p|--port PORT] [-b|--bind ADDR] [-d|--directory DIR]
                          [--cors [ORIGIN]] [--spa [FILE]] [--cache SECONDS] [--compress]
                          [--log-format FORMAT] [--mode eventloop|threading|forking|sync]
-                         [--unix PATH] [--quiet] [--version] [--help]
+                         [--unix PATH] [--tls-cert FILE --tls-key FILE] [--proxy-protocol]
+                         [--proxy-from CIDR[,CIDR...]] [--shutdown-timeout S] [--quiet]
+                         [--version] [--help]
 `;
 
 /** The `--help` text. */
@@ -58,8 +61,21 @@ options:
   --shutdown-timeout S  on SIGINT or SIGTERM, wait at most S seconds for
                         responses in progress (default 10); a second signal
                         stops at once
+  --tls-cert FILE       serve HTTPS with this certificate (PEM; a chain may
+  --tls-key FILE        follow it) and its key; SIGHUP reloads both files
+                        (open connections keep theirs); TCP only
+  --proxy-protocol      expect a PROXY protocol header (v1 or v2) on every
+                        connection, from loopback only: the logs and the
+                        handlers see the client it names
+  --proxy-from LIST     the same, trusting these addresses or CIDR blocks
+                        (comma-separated, e.g. 10.0.0.0/8,fd00::/8)
   --version             print the version and exit
   -h, --help            show this help and exit
+
+A listening socket passed by systemd (LISTEN_FDS: TCP, or a Unix stream
+socket) is served instead of binding, and the serving line says so. With
+NOTIFY_SOCKET set (Type=notify), READY=1 is sent once serving and STOPPING=1
+on SIGINT or SIGTERM.
 
 exit status: 0 stopped by a signal or --help/--version, 1 failed (the
 address in use, the directory missing, ...), 2 usage error, 128+N a second
@@ -96,6 +112,10 @@ export interface CliOptions {
   immutableNames: string | null | undefined;
   compress: boolean;
   logFormat: LogFormat;
+  /** `--tls-cert` and `--tls-key`, or null. */
+  tls: { certFile: string; keyFile: string } | null;
+  /** Trusted PROXY sources (`--proxy-from`, loopback with `--proxy-protocol`), or null: off. */
+  proxyFrom: readonly string[] | null;
   help: boolean;
   version: boolean;
 }
@@ -171,6 +191,10 @@ export function parseCli(argv: string[]): CliOptions {
         compress: { type: 'boolean' },
         'log-format': { type: 'string' },
         version: { type: 'boolean' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'proxy-protocol': { type: 'boolean' },
+        'proxy-from': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -230,6 +254,11 @@ export function parseCli(argv: string[]): CliOptions {
   if (values.unix !== undefined && (values.bind !== undefined || portText !== undefined)) {
     throw new UsageError('--unix cannot be combined with a port or --bind');
   }
+  const tls = parseTLS(values);
+  if (tls !== null && values.unix !== undefined) {
+    throw new UsageError('--tls-cert cannot be combined with --unix (TLS is served over TCP)');
+  }
+  const proxyFrom = parseProxy(values);
   return {
     port,
     bind: (values.bind as string | undefined) ?? '',
@@ -248,15 +277,48 @@ export function parseCli(argv: string[]): CliOptions {
     immutableNames: immutable === 'none' ? null : immutable,
     compress: values.compress === true,
     logFormat,
+    tls,
+    proxyFrom,
     help: values.help === true,
     version: values.version === true,
   };
 }
 
-/** The "Serving HTTP on ..." line, with the real bound address. */
-export function servingLine(server: FileServer): string {
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+function parseTLS(values: Values): CliOptions['tls'] {
+  const certFile = values['tls-cert'] as string | undefined;
+  const keyFile = values['tls-key'] as string | undefined;
+  if (certFile === undefined && keyFile === undefined) return null;
+  if (certFile === undefined || keyFile === undefined) {
+    throw new UsageError('--tls-cert and --tls-key go together');
+  }
+  return { certFile, keyFile };
+}
+
+function parseProxy(values: Values): CliOptions['proxyFrom'] {
+  const from = values['proxy-from'] as string | undefined;
+  if (values['proxy-protocol'] !== true && from === undefined) return null;
+  if (from === undefined) return LOOPBACK_SOURCES;
+  const sources = from.split(',').map((source) => source.trim());
+  try {
+    new TrustedSources(sources);
+  } catch (error) {
+    throw new UsageError(`--proxy-from: ${(error as Error).message}`);
+  }
+  return sources;
+}
+
+/**
+ * The "Serving HTTP on ..." line (HTTPS with TLS), with the real bound
+ * address, then `notes` in parentheses when there are any (`socket from
+ * systemd, fd 3`, `PROXY protocol from ...`).
+ */
+export function servingLine(server: FileServer, tls = false, notes: string[] = []): string {
   const address = server.serverAddress as { host: string; port: number; family: string } | string;
-  if (typeof address === 'string') return `Serving HTTP on unix socket ${address} ...`;
+  const after = notes.length === 0 ? '' : ` (${notes.join('; ')})`;
+  if (typeof address === 'string') return `Serving HTTP on unix socket ${address} ...${after}`;
   const urlHost = address.family === 'IPv6' ? `[${address.host}]` : address.host;
-  return `Serving HTTP on ${address.host} port ${address.port} (http://${urlHost}:${address.port}/) ...`;
+  const [name, scheme] = tls ? ['HTTPS', 'https'] : ['HTTP', 'http'];
+  return `Serving ${name} on ${address.host} port ${address.port} (${scheme}://${urlHost}:${address.port}/) ...${after}`;
 }

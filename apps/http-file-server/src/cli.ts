@@ -4,7 +4,14 @@
  *
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import {
+  type InheritedSocket,
+  listenFds,
+  type TLSSettings,
+  takeListenFd,
+} from '@socketserver/core';
 import {
   type CliOptions,
   parseCli,
@@ -34,13 +41,28 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`socketserver-http ${version()}\n`);
     return 0;
   }
+  let inherited: InheritedSocket | undefined;
+  let tls: TLSSettings | undefined;
+  try {
+    inherited = inheritedSocket();
+    tls = options.tls === null ? undefined : readTLS(options.tls);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${SYNOPSIS}socketserver-http: error: ${error.message}\n`);
+    return 2;
+  }
   let server: FileServer;
   try {
     server = await createFileServer({
       host: options.bind,
       port: options.port,
-      unix: options.unix,
+      unix: inherited === undefined ? options.unix : unixPathOf(inherited),
       mode: options.mode,
+      tls,
+      ...(options.proxyFrom === null
+        ? {}
+        : { proxyProtocol: true, proxyProtocolFrom: options.proxyFrom }),
+      ...(inherited === undefined ? {} : { listenFd: inherited.fd }),
       directory: options.directory,
       quiet: options.quiet,
       followSymlinks: options.followSymlinks,
@@ -63,9 +85,13 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const stop = stopOnSignals(server, options.shutdownTimeout);
+  if (options.tls !== null) reloadOnHangup(server as FileServer & TLSReloadable, options.tls);
   // Printed once the signals are handled: a supervisor may signal as soon as it reads this line.
-  process.stdout.write(`${servingLine(server)}\n`);
-  await server.serveForever({ pollInterval: 500 });
+  const line = servingLine(server, options.tls !== null, notes(options, inherited));
+  process.stdout.write(`${line}\n`);
+  const serving = server.serveForever({ pollInterval: 500 });
+  await tellServiceManager('ready', line);
+  await serving;
   const status = await stop.closed();
   stop.remove();
   return status;
@@ -88,6 +114,7 @@ function stopOnSignals(server: FileServer, timeout: number) {
       process.exit(128 + (constants.signals[signal] ?? 0));
     }
     stopping = true;
+    void tellServiceManager('stopping');
     process.stderr.write(
       busy
         ? `\n${signal} received: waiting up to ${timeout} s for ${busy} to finish ` +
@@ -125,6 +152,84 @@ function stopOnSignals(server: FileServer, timeout: number) {
       process.off('SIGTERM', stop);
     },
   };
+}
+
+/** The listening socket systemd passed (TCP or Unix stream), if any; several or another kind: a usage error. */
+function inheritedSocket(): InheritedSocket | undefined {
+  if (listenFds().length === 0) return undefined;
+  try {
+    const socket = takeListenFd(['tcp', 'unix']);
+    if (socket !== undefined) return socket;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const passed = listenFds()
+    .map((s) => `${s.name}=${s.kind}`)
+    .join(', ');
+  throw new UsageError(
+    `systemd passed sockets (${passed}), none of them a TCP or Unix stream socket`,
+  );
+}
+
+/** The path of an inherited Unix socket (a placeholder when /proc does not say), or undefined for TCP. */
+function unixPathOf(inherited: InheritedSocket): string | undefined {
+  if (inherited.kind !== 'unix') return undefined;
+  return inherited.path || `fd ${inherited.fd}`;
+}
+
+/** What the serving line adds: where the socket came from, whom the server trusts. */
+function notes(options: CliOptions, inherited: InheritedSocket | undefined): string[] {
+  return [
+    ...(inherited === undefined ? [] : [`socket from systemd, fd ${inherited.fd}`]),
+    ...(options.proxyFrom === null ? [] : [`PROXY protocol from ${options.proxyFrom.join(',')}`]),
+  ];
+}
+
+/** Reads the certificate and key files; a file that cannot be read is a usage error naming it. */
+function readTLS(tls: NonNullable<CliOptions['tls']>): TLSSettings {
+  const read = (option: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new UsageError(`${option} ${file}: ${(error as Error).message}`);
+    }
+  };
+  return { cert: read('--tls-cert', tls.certFile), key: read('--tls-key', tls.keyFile) };
+}
+
+/** What an HTTPS server offers for a reload. */
+interface TLSReloadable {
+  setTLSSettings(settings: TLSSettings): void;
+}
+
+/** SIGHUP: read the certificate and key again; new connections get them, open ones keep theirs. */
+function reloadOnHangup(server: TLSReloadable, tls: NonNullable<CliOptions['tls']>): void {
+  process.on('SIGHUP', () => {
+    try {
+      server.setTLSSettings(readTLS(tls));
+      process.stderr.write('socketserver-http: SIGHUP received, certificate reloaded\n');
+    } catch (error) {
+      process.stderr.write(
+        `socketserver-http: SIGHUP received, certificate not reloaded (still serving the previous one): ${(error as Error).message}\n`,
+      );
+    }
+  });
+}
+
+/**
+ * Tells the service manager (systemd's NOTIFY_SOCKET, when set) that the
+ * server is ready or stopping; a failure is one line on stderr.
+ */
+async function tellServiceManager(state: 'ready' | 'stopping', status?: string): Promise<void> {
+  if (!process.env.NOTIFY_SOCKET) return;
+  try {
+    const { notifyReady, notifyStopping } = await import('@socketserver/transport-unix');
+    await (state === 'ready' ? notifyReady(status) : notifyStopping());
+  } catch (error) {
+    process.stderr.write(
+      `socketserver-http: could not notify the service manager: ${(error as Error).message}\n`,
+    );
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -16,6 +16,7 @@ import {
   formatAddress,
   type RequestHandlerClass,
   SocketServerError,
+  type TLSSettings,
 } from '@socketserver/core';
 import {
   type FileSettings,
@@ -24,7 +25,7 @@ import {
   type HTTPSettings,
   SimpleHTTPRequestHandler,
 } from '@socketserver/http';
-import { TCPServer } from '@socketserver/transport-inet';
+import { TCPServer, TLSServer } from '@socketserver/transport-inet';
 
 /** How requests run: see the README's "Modes". */
 export type ServeMode = 'eventloop' | 'threading' | 'forking' | 'sync';
@@ -101,6 +102,14 @@ export interface FileServerOptions extends Partial<HTTPSettings>, Partial<FileSe
   port?: number;
   /** Listen on this Unix socket path instead of TCP; a stale socket file there is replaced. */
   unix?: string;
+  /** Serve HTTPS with these TLS settings (certificate, key, ...): a `TLSServer`; TCP only. */
+  tls?: TLSSettings;
+  /** Require a PROXY protocol header on every connection, from `proxyProtocolFrom` (default loopback). */
+  proxyProtocol?: boolean;
+  /** Addresses and CIDR blocks trusted to send PROXY headers. */
+  proxyProtocolFrom?: readonly string[];
+  /** Serve this inherited listening socket (systemd) instead of binding: TCP, or Unix with `unix`. */
+  listenFd?: number;
   /** Concurrency mode (default `eventloop`). */
   mode?: ServeMode;
   /**
@@ -180,10 +189,16 @@ export async function createFileServer(options: FileServerOptions = {}): Promise
   if (!SERVE_MODES.includes(mode)) {
     throw new FileServerError('ERR_SOCKETSERVER_INVALID_ARGUMENT', `unknown mode ${String(mode)}`);
   }
-  let Transport: AnyServerClass = TCPServer;
+  let Transport: AnyServerClass = options.tls === undefined ? TCPServer : TLSServer;
   let address: unknown = { host: options.host ?? '', port: options.port ?? 8000 };
-  const transportSettings: Record<string, unknown> = {};
+  const transportSettings = deploymentSettings(options);
   if (options.unix !== undefined) {
+    if (options.tls !== undefined) {
+      throw new FileServerError(
+        'ERR_SOCKETSERVER_INVALID_ARGUMENT',
+        'TLS is served over TCP only, not --unix',
+      );
+    }
     Transport = (await optionalImport('@socketserver/transport-unix', '--unix')).UnixStreamServer;
     address = options.unix;
     // As the echo app: a socket file left by a killed server is replaced; a live one is refused.
@@ -197,6 +212,18 @@ export async function createFileServer(options: FileServerOptions = {}): Promise
     handlerSettings,
     requestQueueSize: options.requestQueueSize ?? 511,
   });
+}
+
+/** The transport settings of TLS, the PROXY protocol and an inherited socket, when asked for. */
+function deploymentSettings(options: FileServerOptions): Record<string, unknown> {
+  return {
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+    ...(options.proxyProtocol ? { proxyProtocol: true } : {}),
+    ...(options.proxyProtocolFrom === undefined
+      ? {}
+      : { proxyProtocolFrom: options.proxyProtocolFrom }),
+    ...(options.listenFd === undefined ? {} : { listenFd: options.listenFd }),
+  };
 }
 
 /** The handler settings among `options`, the directory resolved and checked. */
@@ -228,4 +255,8 @@ const NOT_HANDLER_SETTINGS = new Set([
   'maxConnections',
   'requestQueueSize',
   'RequestHandlerClass',
+  'tls',
+  'proxyProtocol',
+  'proxyProtocolFrom',
+  'listenFd',
 ]);

@@ -40,7 +40,7 @@ export function startCli(cwd: string, args: string[], env: NodeJS.ProcessEnv = {
     child.stdout!.on('data', (chunk) => {
       stdout += chunk;
       const match =
-        /Serving HTTP on (?:\S+ port (\d+) \(http:\/\/\S+\/\)|unix socket \S+) \.\.\.\n/.exec(
+        /Serving HTTPS? on (?:\S+ port (\d+) \(https?:\/\/\S+\/\)|unix socket \S+) \.\.\.(?: \([^\n]*\))?\n/.exec(
           stdout,
         );
       if (match) {

@@ -11,6 +11,17 @@ import {
 } from './base-request-handler.js';
 import { QueueFullError, SocketServerError } from './errors.js';
 import { assertNotHandlerHost } from './handler-module.js';
+import {
+  kCounters,
+  NOT_SERVED,
+  type RequestOutcome,
+  requestFailed,
+  requestFinished,
+  requestRefused,
+  requestStarted,
+  ServerCounters,
+  type ServerStats,
+} from './observe.js';
 import { isThenable } from './thenable.js';
 import type { Address, Awaitable, RequestPreparer } from './types.js';
 
@@ -84,6 +95,8 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
   requestQueueSize = 5;
   /** How many requests were refused because the queue was full. */
   refusedRequests = 0;
+  /** What `stats()` counts. @internal */
+  readonly [kCounters] = new ServerCounters();
 
   #queue: Array<[Req, A]> = [];
   #wake: (() => void) | null = null;
@@ -298,6 +311,7 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
   ): Promise<void> {
     try {
       if (!(await verified)) {
+        this[kCounters].rejected++;
         await this.shutdownRequest(request);
         return;
       }
@@ -308,6 +322,7 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
   }
 
   async #failRequest(request: Req, clientAddress: A, error: unknown): Promise<void> {
+    requestRefused(this, request, clientAddress, error);
     await this.handleError(request, clientAddress, error);
     await this.shutdownRequest(request);
   }
@@ -387,18 +402,23 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
    * loop, serving goes on here), a `shutdownRequest` that fails goes to
    * `handleError`. For `processRequest` implementations: the plain server
    * awaits it, `EventLoopMixIn` starts it and returns, the worker and child
-   * mix-ins pass the outcome the host reports as `work`.
+   * mix-ins pass the outcome the host reports as `work`. Counts the request
+   * for `stats()` and publishes it on the request channels.
    */
   protected async completeRequest(
     request: Req,
     clientAddress: A,
-    work?: PromiseLike<void>,
+    work?: PromiseLike<unknown>,
   ): Promise<void> {
     this.#inProgress++;
+    const message = requestStarted(this, request, clientAddress);
+    let outcome: RequestOutcome = 'completed';
     try {
       try {
-        await (work ?? this.finishRequest(request, clientAddress));
+        const served = await (work ?? this.finishRequest(request, clientAddress));
+        if (served === NOT_SERVED) outcome = 'abandoned';
       } catch (error) {
+        outcome = requestFailed(this[kCounters], message, error);
         try {
           const handled = this.handleError(request, clientAddress, error);
           if (isThenable(handled)) await handled;
@@ -413,7 +433,9 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
         this.reportError(request, clientAddress, error);
       }
     } finally {
+      if (outcome === 'completed' || outcome === 'abandoned') this[kCounters][outcome]++;
       this.#inProgress--;
+      requestFinished(message, outcome);
       this.#wakeEndWaiters();
     }
   }
@@ -545,6 +567,28 @@ export abstract class BaseServer<Req = unknown, A extends Address = Address> {
   /** How many requests wait in the queue. */
   get queuedRequests(): number {
     return this.#queue.length;
+  }
+
+  /**
+   * A snapshot of the server's activity: requests accepted, in progress,
+   * queued, rejected, completed and failed, connections open, bytes in and
+   * out (see {@link ServerStats}). Transports and mix-ins extend it.
+   */
+  stats(): ServerStats {
+    const counters = this[kCounters];
+    return {
+      mode: 'sync',
+      accepted: counters.accepted,
+      active: this.#inProgress,
+      queued: this.#queue.length,
+      rejected: counters.rejected + this.refusedRequests,
+      completed: counters.completed,
+      failed: counters.failed,
+      abandoned: counters.abandoned,
+      connections: 0,
+      bytesIn: counters.bytesIn,
+      bytesOut: counters.bytesOut,
+    };
   }
 
   #waitForRequest(ms: number | null): Promise<boolean> {

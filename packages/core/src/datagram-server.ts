@@ -4,6 +4,7 @@
  * @module
  */
 import { BaseServer } from './base-server.js';
+import { kCounters } from './observe.js';
 import type { Address, DatagramRequest, DatagramSender } from './types.js';
 
 /**
@@ -29,11 +30,20 @@ export abstract class DatagramServer<A extends Address = Address> extends BaseSe
 > {
   /** The largest datagram handed to a handler, in bytes; longer ones are truncated (default 8192). */
   maxPacketSize = 8192;
+  /**
+   * A bound datagram socket's file descriptor to serve instead of binding
+   * `serverAddress` (default null), for example one inherited through
+   * systemd socket activation (see `listenFds`). For transports to honour.
+   */
+  listenFd: number | null = null;
   override requestQueueSize = 1024;
 
   /** The sender handlers reply through: `request.socket`. */
   readonly sender: DatagramSender<A> = {
-    sendTo: (data, address) => this.sendPacket(data, address),
+    sendTo: (data, address) => {
+      this[kCounters].bytesOut += data.byteLength;
+      return this.sendPacket(data, address);
+    },
   };
 
   /** Sends one datagram from the server's socket. For transports. */
@@ -41,6 +51,9 @@ export abstract class DatagramServer<A extends Address = Address> extends BaseSe
 
   /** Queues a received datagram as a request. For transports. */
   protected receivePacket(packet: Buffer, clientAddress: A): void {
+    const counters = this[kCounters];
+    counters.accepted++;
+    counters.bytesIn += packet.length;
     const data =
       packet.length > this.maxPacketSize ? packet.subarray(0, this.maxPacketSize) : packet;
     this.enqueueRequest({ packet: data, socket: this.sender }, clientAddress);

@@ -21,6 +21,9 @@ export type SocketServerErrorCode =
   | 'ERR_SOCKETSERVER_TIME_LIMIT'
   | 'ERR_SOCKETSERVER_HANDOFF'
   | 'ERR_SOCKETSERVER_LOCK_NOT_HELD'
+  | 'ERR_SOCKETSERVER_PROXY_PROTOCOL'
+  | 'ERR_SOCKETSERVER_TLS_HANDSHAKE'
+  | 'ERR_SOCKETSERVER_SOCKET_ACTIVATION'
   | (string & {});
 
 /** Base class of every error raised by @socketserver. */

@@ -4,6 +4,7 @@
  * @module
  */
 import type { BaseServer } from './base-server.js';
+import type { ServerStats } from './observe.js';
 import type { Awaitable } from './types.js';
 
 /** A server class `EventLoopMixIn` can extend: any {@link BaseServer} subclass. */
@@ -37,9 +38,19 @@ export function EventLoopMixIn<TBase extends ServerClass>(
   abstract class EventLoopMixed extends Base implements EventLoopServer {
     blockOnClose = true;
     maxConcurrentRequests: number | null = null;
+    /** Requests taken from the queue that wait for a slot (`processRequest` holds them). */
+    #holding = 0;
 
     get activeRequests(): number {
       return this.requestsInProgress;
+    }
+
+    /** Adds the mode, and the request waiting for a slot (queued). */
+    override stats(): ServerStats {
+      const stats = super.stats();
+      stats.mode = 'eventloop';
+      stats.queued += this.#holding;
+      return stats;
     }
 
     /**
@@ -50,7 +61,9 @@ export function EventLoopMixIn<TBase extends ServerClass>(
     override processRequest(request: unknown, clientAddress: unknown): Awaitable<void> {
       const cap = this.maxConcurrentRequests;
       if (cap !== null && this.requestsInProgress >= cap) {
+        this.#holding++;
         return this.#waitForSlot(cap).then(() => {
+          this.#holding--;
           void this.completeRequest(request, clientAddress);
         });
       }

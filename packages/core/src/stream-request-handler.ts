@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import { BaseRequestHandler } from './base-request-handler.js';
+import { proxyHeaderOf } from './connection-setup.js';
 import { TimeoutError } from './errors.js';
+import type { ProxyHeader } from './proxy-protocol.js';
 import { connectReader, disconnectReader, Reader } from './reader.js';
 import type { Address } from './types.js';
 import { SocketWriter } from './writer.js';
@@ -45,6 +47,15 @@ export class StreamRequestHandler<A extends Address = Address> extends BaseReque
   rfile!: Reader;
   /** Writes the response's bytes. */
   wfile!: SocketWriter;
+
+  /**
+   * The PROXY header the connection arrived with (its TLVs included), or
+   * `undefined` when the server does not use the PROXY protocol.
+   * `clientAddress` is already the client it names.
+   */
+  get proxyHeader(): ProxyHeader | undefined {
+    return proxyHeaderOf(this.request);
+  }
 
   /** Prepares `connection`, `rfile`, `wfile`, the timeout and Nagle. May be extended, do not override. */
   override setup(): void {

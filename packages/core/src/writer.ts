@@ -30,6 +30,21 @@ export class SocketWriter implements Writer {
   #socket: Socket;
   #highWaterMark: number;
   #flushed: Promise<void> | null = null;
+  /**
+   * Set once a write did not complete at once (a TLS socket's never do): from
+   * then on each write carries a callback, so that waiting for the backlog
+   * is waiting for the last write, not one more write. An empty write costs a
+   * TLS socket a pass through OpenSSL; this saved about a third of the
+   * server's CPU per round trip on a kept TLS echo (bench `tls` rows).
+   */
+  #tracked = false;
+  /** Tracked writes not yet complete. */
+  #pending = 0;
+  #settle: ((error: Error | null | undefined) => void) | null = null;
+  readonly #afterWrite = (error?: Error | null): void => {
+    this.#pending--;
+    if (this.#settle !== null && (error || this.#pending === 0)) this.#settle(error);
+  };
 
   /**
    * @param socket - the connection.
@@ -49,7 +64,12 @@ export class SocketWriter implements Writer {
     const socket = this.#socket;
     const failure = writeFailure(socket);
     if (failure !== null) return Promise.reject(failure);
-    socket.write(data);
+    if (this.#tracked) {
+      this.#pending++;
+      socket.write(data, this.#afterWrite);
+    } else {
+      socket.write(data);
+    }
     return socket.writableLength <= this.#highWaterMark ? DONE : this.#whenFlushed();
   }
 
@@ -62,14 +82,23 @@ export class SocketWriter implements Writer {
 
   /** Resolves when every byte written so far has been handed to the kernel. */
   #whenFlushed(): Promise<void> {
+    if (this.#flushed !== null) return this.#flushed;
     const socket = this.#socket;
-    this.#flushed ??= new Promise<void>((resolve, reject) => {
-      // Writes complete in order: an empty write's callback runs after all before it.
-      socket.write(EMPTY, (error) => {
+    this.#flushed = new Promise<void>((resolve, reject) => {
+      const settle = (error: Error | null | undefined) => {
         this.#flushed = null;
+        this.#settle = null;
         if (error) reject(socket.errored ?? error);
         else resolve();
-      });
+      };
+      if (this.#tracked && this.#pending > 0) {
+        // Writes complete in order: the last tracked write completes after all before it.
+        this.#settle = settle;
+        return;
+      }
+      this.#tracked = true;
+      // Writes complete in order: an empty write's callback runs after all before it.
+      socket.write(EMPTY, settle);
     });
     return this.#flushed;
   }

@@ -1,4 +1,6 @@
 import { connect, createServer, type Socket } from 'node:net';
+import { createServer as createTLSServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { makeCertificates } from '@socketserver/test-deploy';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Reader } from '../src/reader.js';
 import { BufferWriter, SocketWriter } from '../src/writer.js';
@@ -80,6 +82,79 @@ describe('SocketWriter (wfile)', () => {
     server.end();
     await writer.flush();
     expect(server.writableFinished).toBe(true);
+  });
+});
+
+/** A TLS connection on loopback: the server's TLSSocket (whose writes complete later) and the client. */
+async function tlsPair(): Promise<{ server: TLSSocket; client: TLSSocket; close: () => void }> {
+  const certs = makeCertificates();
+  const listener = createTLSServer({ cert: certs.server.cert, key: certs.server.key });
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const accepted = new Promise<TLSSocket>((resolve) => listener.once('secureConnection', resolve));
+  const client = tlsConnect({
+    port: (listener.address() as { port: number }).port,
+    host: '127.0.0.1',
+    ca: certs.ca.cert,
+    servername: 'localhost',
+  });
+  client.on('error', () => {});
+  const server = await accepted;
+  server.on('error', () => {});
+  return {
+    server,
+    client,
+    close: () => {
+      server.destroy();
+      client.destroy();
+      listener.close();
+      certs.remove();
+    },
+  };
+}
+
+describe('SocketWriter over a TLS socket (writes that complete later)', () => {
+  let cleanup: (() => void) | undefined;
+  afterEach(() => cleanup?.());
+
+  it('each write waits for its own completion, with no empty write after the first wait', async () => {
+    const { server, client, close } = await tlsPair();
+    cleanup = close;
+    const writes: number[] = [];
+    const write = server.write.bind(server) as (...args: any[]) => boolean;
+    server.write = ((data: string | Uint8Array, ...rest: any[]) => {
+      writes.push(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
+      return write(data, ...rest);
+    }) as typeof server.write;
+    const writer = new SocketWriter(server);
+    const lines = Array.from({ length: 50 }, (_, i) => `line ${i}\n`);
+    let received = '';
+    const all = new Promise<void>((resolve) => {
+      client.on('data', (chunk: Buffer) => {
+        received += chunk;
+        if (received.length === lines.join('').length) resolve();
+      });
+    });
+    for (const line of lines) await writer.write(line);
+    await writer.flush();
+    await all;
+    expect(received).toBe(lines.join(''));
+    // One empty write at most: the first wait finds out that writes complete later.
+    expect(writes.filter((n) => n === 0).length).toBeLessThanOrEqual(1);
+    expect(writes.filter((n) => n > 0)).toHaveLength(50);
+  });
+
+  it('a write waiting when the connection fails rejects', async () => {
+    const { server, client, close } = await tlsPair();
+    cleanup = close;
+    const writer = new SocketWriter(server);
+    await writer.write('first\n');
+    client.destroy();
+    const big = Buffer.alloc(4 << 20, 0x61);
+    const outcome = await (async () => {
+      for (let i = 0; i < 50; i++) await writer.write(big);
+      return 'all written';
+    })().catch((error: Error) => error);
+    expect(outcome).toBeInstanceOf(Error);
   });
 });
 

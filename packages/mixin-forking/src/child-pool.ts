@@ -122,7 +122,7 @@ export class ChildPool implements ChildPoolSettings {
    * resolves with its outcome (a promise inside an object: an async
    * function would flatten it).
    */
-  async [submitJob](job: HostJob): Promise<{ outcome: Promise<void> }> {
+  async [submitJob](job: HostJob): Promise<{ outcome: Promise<unknown> }> {
     this.#pool.validate();
     await this.#pool.whenRoom();
     if (this.#pool.closed) throw new ClosedError('the child pool');

@@ -1,5 +1,10 @@
 import type { ListenOptions, Server, Socket } from 'node:net';
-import { type InetAddress, type RequestHandlerClass, StreamServer } from '@socketserver/core';
+import {
+  assertSocketKind,
+  type InetAddress,
+  type RequestHandlerClass,
+  StreamServer,
+} from '@socketserver/core';
 import {
   assertReusePortSupported,
   bindHost,
@@ -20,7 +25,8 @@ import {
  * peers; default false: dual stack), `allowReuseAddress` (Node always sets
  * `SO_REUSEADDR` on TCP listeners, so `false` cannot be honoured),
  * `allowReusePort` (needs Node.js >= 22.12; earlier versions throw
- * `UnsupportedError`).
+ * `UnsupportedError`), `listenFd` (serve an inherited listening socket, see
+ * `takeListenFd`; `serverAddress` becomes its address).
  */
 export class TCPServer extends StreamServer<InetAddress> {
   /** With an IPv6 host, accept IPv6 peers only (default false: dual stack on `::`). */
@@ -38,9 +44,14 @@ export class TCPServer extends StreamServer<InetAddress> {
     super(normalizeInetAddress(serverAddress), RequestHandlerClass);
   }
 
-  /** Binds and listens; with `allowReusePort`, first checks that this Node.js can honour it. */
+  /**
+   * Binds and listens; with `allowReusePort`, first checks that this Node.js
+   * can honour it; with `listenFd`, checks the inherited socket is TCP and
+   * serves it.
+   */
   override async serverBind(): Promise<void> {
     if (this.allowReusePort) await assertReusePortSupported('net');
+    if (this.listenFd !== null) assertSocketKind(this.listenFd, 'tcp', this.constructor.name);
     await super.serverBind();
   }
 

@@ -1,9 +1,11 @@
 import { createSocket, type RemoteInfo, type Socket, type SocketType } from 'node:dgram';
 import {
+  assertSocketKind,
   type DatagramRequest,
   DatagramServer,
   handleFd,
   type InetAddress,
+  inspectSocket,
   type RequestHandlerClass,
 } from '@socketserver/core';
 import {
@@ -20,7 +22,8 @@ import {
  * Settings beyond the base ones: `maxPacketSize` (default 8192: longer
  * datagrams are truncated, as Python's `recvfrom` does), `ipv6Only`,
  * `allowReuseAddress` (`SO_REUSEADDR`, honoured), `allowReusePort` (needs
- * Node.js >= 22.12).
+ * Node.js >= 22.12), `listenFd` (serve an inherited bound UDP socket, see
+ * `takeListenFd`; `serverAddress` becomes its address).
  */
 export class UDPServer extends DatagramServer<InetAddress> {
   /** The bound datagram socket. */
@@ -44,27 +47,32 @@ export class UDPServer extends DatagramServer<InetAddress> {
     super(normalizeInetAddress(serverAddress), RequestHandlerClass);
   }
 
-  /** Binds the socket and records the real address. Rejects with the system error, leaving nothing open. */
+  /**
+   * Binds the socket (or adopts `listenFd`) and records the real address.
+   * Rejects with the system error, leaving nothing open.
+   */
   override async serverBind(): Promise<void> {
     await super.serverBind();
     if (this.allowReusePort) await assertReusePortSupported('dgram');
-    const type: SocketType = this.serverAddress.family === 'IPv6' ? 'udp6' : 'udp4';
+    const fd = this.listenFd;
+    if (fd !== null) assertSocketKind(fd, 'udp', this.constructor.name);
     const socket = createSocket({
-      type,
+      type: this.#socketType(fd),
       reuseAddr: this.allowReuseAddress,
       ipv6Only: this.ipv6Only,
       ...(this.allowReusePort ? { reusePort: true } : {}),
     });
+    const where =
+      fd !== null
+        ? { fd }
+        : { address: bindHost(this.serverAddress), port: this.serverAddress.port };
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
-        socket.bind(
-          { address: bindHost(this.serverAddress), port: this.serverAddress.port },
-          () => {
-            socket.off('error', reject);
-            resolve();
-          },
-        );
+        socket.bind(where, () => {
+          socket.off('error', reject);
+          resolve();
+        });
       });
     } catch (error) {
       socket.close();
@@ -81,6 +89,12 @@ export class UDPServer extends DatagramServer<InetAddress> {
       port: bound.port,
       family: bound.family as InetAddress['family'],
     };
+  }
+
+  /** `udp6` for an IPv6 address or inherited IPv6 socket, else `udp4`. */
+  #socketType(fd: number | null): SocketType {
+    const ipv6 = fd !== null ? inspectSocket(fd).ipv6 : this.serverAddress.family === 'IPv6';
+    return ipv6 ? 'udp6' : 'udp4';
   }
 
   protected override sendPacket(data: Uint8Array, address: InetAddress): Promise<void> {

@@ -2,9 +2,11 @@ import { fchmod } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import {
+  assertSocketKind,
   ClosedError,
   type DatagramRequest,
   DatagramServer,
+  inspectSocket,
   type RequestHandlerClass,
   SocketServerError,
   UnsupportedError,
@@ -63,6 +65,10 @@ export class UnnamedPeerError extends SocketServerError {
  *   permissions than asked. Platforms that refuse `fchmod` on a socket get
  *   `UnsupportedError`.
  * - `serverClose` removes the socket file this server created, and only it.
+ * - `listenFd` (default null): serve an inherited bound socket (systemd
+ *   socket activation, see `takeListenFd`); `serverAddress` becomes its path,
+ *   `mode` and `removeStaleSocket` do not apply, and its file stays (it is
+ *   systemd's).
  *
  * Sending never blocks: a reply to a peer whose receive queue is full fails
  * with `EAGAIN` (Python's blocking socket would wait), and one to a peer that
@@ -103,6 +109,7 @@ export class UnixDatagramServer extends DatagramServer<string> {
    */
   override async serverBind(): Promise<void> {
     await super.serverBind();
+    if (this.listenFd !== null) return this.#serveInherited(this.listenFd);
     const path = this.serverAddress;
     const mode = validateMode(this.mode, path);
     if (this.removeStaleSocket && !isAbstract(path)) await removeStaleSocket(path);
@@ -113,6 +120,22 @@ export class UnixDatagramServer extends DatagramServer<string> {
       socket.close();
       throw error;
     }
+    this.#listen(socket);
+  }
+
+  /**
+   * Serves an inherited bound socket (`listenFd`): `serverAddress` becomes
+   * its path; its file is not this server's to remove.
+   */
+  #serveInherited(fd: number): void {
+    assertSocketKind(fd, 'unix-dgram', this.constructor.name);
+    const socket = new UnixDatagramSocket({ fd, maxPacketSize: this.maxPacketSize });
+    const path = inspectSocket(fd).path || socket.address();
+    if (path !== '') this.serverAddress = path;
+    this.#listen(socket);
+  }
+
+  #listen(socket: UnixDatagramSocket): void {
     socket.on('message', (packet, sender) => this.receivePacket(packet, sender));
     socket.on('error', (error) => this.reportError(null, null, error));
     this.socket = socket;

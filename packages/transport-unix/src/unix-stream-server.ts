@@ -2,7 +2,9 @@ import { chmod } from 'node:fs/promises';
 import type { ListenOptions, Server, Socket } from 'node:net';
 import {
   assertNotHandlerHost,
+  assertSocketKind,
   InvalidArgumentError,
+  inspectSocket,
   type RequestHandlerClass,
   StreamServer,
 } from '@socketserver/core';
@@ -48,6 +50,12 @@ import { isAbstract, SUN_PATH_SIZE, validateMode, validateUnixAddress } from './
  * than asked. When the directory part of the path is too long for that
  * detour (within 10 bytes of the 107-byte limit), the socket is bound in
  * place; `mode` then throws, and Node removes the path by name at close.
+ *
+ * With `listenFd` (an inherited listening socket, see `takeListenFd`), the
+ * server serves that socket: `serverAddress` becomes the path it is bound
+ * to (read from `/proc` on Linux), `mode` and `removeStaleSocket` do not
+ * apply, and `serverClose` leaves the socket file to its owner (systemd
+ * made it and keeps it for the next start).
  */
 export class UnixStreamServer extends StreamServer<string> {
   /** Before binding, remove a socket file at the path that refuses connections (default false). */
@@ -77,6 +85,7 @@ export class UnixStreamServer extends StreamServer<string> {
    */
   override async serverBind(): Promise<void> {
     assertNotHandlerHost(); // before touching any file (super checks it again)
+    if (this.listenFd !== null) return this.#serveInherited(this.listenFd);
     const path = this.serverAddress;
     const mode = validateMode(this.mode, path);
     if (isAbstract(path)) return super.serverBind();
@@ -104,6 +113,14 @@ export class UnixStreamServer extends StreamServer<string> {
       this.#listenPath = path;
       await removePrivateDir(dir);
     }
+  }
+
+  /** Serves an inherited listening socket; its file is not this server's to remove. */
+  async #serveInherited(fd: number): Promise<void> {
+    assertSocketKind(fd, 'unix', this.constructor.name);
+    const { path } = inspectSocket(fd);
+    if (path !== '') this.serverAddress = path;
+    await super.serverBind();
   }
 
   protected override listenOptions(): ListenOptions {

@@ -8,6 +8,13 @@
  *
  * @module
  */
+import type { Socket } from 'node:net';
+import { kHostedConnection } from '../connection-book.js';
+import {
+  connectionSetupOf,
+  kConnectionSetupChanged,
+  kPreparedInHosts,
+} from '../connection-setup.js';
 import { DatagramServer } from '../datagram-server.js';
 import type { ServerClass } from '../event-loop-mixin.js';
 import {
@@ -16,8 +23,10 @@ import {
   locateExport,
   locateHandler,
 } from '../handler-module.js';
+import { canMoveSockets } from '../node-internals.js';
+import type { ServerStats } from '../observe.js';
 import type { Address, Awaitable } from '../types.js';
-import { type HostDriver, HostPool } from './pool.js';
+import { type HostDriver, type HostJob, HostPool } from './pool.js';
 import { defaultHostPoolSettings, type HostPoolSettings } from './settings.js';
 import { snapshotServer } from './snapshot.js';
 
@@ -82,6 +91,8 @@ export function HostMixIn<TBase extends ServerClass>(
     requestTimeLimit: number | null = null;
     maxRequestsPerHost: number | null = null;
     hostExecArgv: string[] | null = null;
+    /** Requests taken from the queue that wait for room on a host (`processRequest` holds them). */
+    #holding = 0;
 
     get activeRequests(): number {
       return this.requestsInProgress;
@@ -89,6 +100,25 @@ export function HostMixIn<TBase extends ServerClass>(
 
     get waitingRequests(): number {
       return hostPoolOf(this)?.waiting ?? 0;
+    }
+
+    /**
+     * Whether hosts prepare connections (read the PROXY header, run the TLS
+     * handshake) where their handler runs: yes when the connection reaches
+     * the host as its own socket (handed to a child process; moved to a
+     * worker thread, on Node lines that can move TCP sockets). A connection
+     * bridged to a worker thread (Unix stream, older lines) is prepared here
+     * before it is queued, as in the in-process modes.
+     */
+    get [kPreparedInHosts](): boolean {
+      if (spec.driver.kind === 'process') return true;
+      return canMoveSockets() && typeof this.serverAddress !== 'string';
+    }
+
+    /** A stream server's connection setup changed (a new certificate): tell the hosts. */
+    [kConnectionSetupChanged](): void {
+      const setup = this[kPreparedInHosts] ? connectionSetupOf(this) : null;
+      hostPoolOf(this)?.update({ t: 'connections', setup });
     }
 
     /**
@@ -109,14 +139,35 @@ export function HostMixIn<TBase extends ServerClass>(
      */
     override processRequest(request: unknown, clientAddress: unknown): Awaitable<void> {
       const pool = this.#pool();
-      if (pool.full)
-        return this.#waitForRoom(pool).then(() => this.#submit(pool, request, clientAddress));
+      if (pool.full) {
+        this.#holding++;
+        return this.#waitForRoom(pool).then(() => {
+          this.#holding--;
+          this.#submit(pool, request, clientAddress);
+        });
+      }
       this.#submit(pool, request, clientAddress);
     }
 
     #submit(pool: HostPool, request: unknown, clientAddress: unknown): void {
-      const outcome = pool.submit({ request, clientAddress: clientAddress as Address });
-      void this.completeRequest(request, clientAddress, outcome);
+      const job: HostJob = { request, clientAddress: clientAddress as Address };
+      // A connection: the host may own it, and reports its end and its bytes.
+      const hosted = (this as { [kHostedConnection]?: (socket: Socket) => HostJob['onEnded'] })[
+        kHostedConnection
+      ];
+      if (hosted !== undefined) job.onEnded = hosted.call(this, request as Socket);
+      void this.completeRequest(request, clientAddress, pool.submit(job));
+    }
+
+    /** Adds the mode, the hosts, and the requests waiting for one (queued, not active). */
+    override stats(): ServerStats {
+      const stats = super.stats();
+      const waiting = hostPoolOf(this)?.waiting ?? 0;
+      stats.mode = spec.driver.kind === 'thread' ? 'threading' : 'forking';
+      stats.active -= waiting;
+      stats.queued += waiting + this.#holding;
+      stats.hosts = hostPoolOf(this)?.hosts ?? 0;
+      return stats;
     }
 
     async #waitForRoom(pool: HostPool): Promise<void> {
@@ -178,6 +229,7 @@ export function HostMixIn<TBase extends ServerClass>(
           preparers: this.requestPreparers().map((prepare) => locateExport(prepare)),
           server: snapshotServer(this, spec.driver.kind),
           parentExecArgv: process.execArgv,
+          connections: this[kPreparedInHosts] ? connectionSetupOf(this) : null,
         }),
         onStrayError: (error) => this.reportError(null, null, error),
       });

@@ -7,6 +7,7 @@
  * @module
  */
 import { ClosedError } from '../errors.js';
+import { NOT_SERVED } from '../observe.js';
 import type { Address } from '../types.js';
 import { HostExitedError, type HostKind, RequestTimeLimitError } from './errors.js';
 import { type HostPoolSettings, validateHostPoolSettings } from './settings.js';
@@ -35,6 +36,11 @@ export interface HostJob {
   readonly server?: { key: number; snapshot: Record<string, unknown> };
   /** Called once the host owns the request. */
   onDispatched?(hostId: number): void;
+  /**
+   * Called when the request is over for the pool, with the bytes its
+   * connection carried when its host owned it (read, written), or none.
+   */
+  onEnded?(io?: readonly [number, number]): void;
 }
 
 /** What a driver reports about a host it started. */
@@ -95,6 +101,8 @@ interface PoolHost {
   aborting: Map<number, NodeJS.Timeout>;
   /** Called once it is ready (the pool's first host: `start()` waits for it). */
   onReady: (() => void) | null;
+  /** How many updates (see `HostPool.update`) its boot included. */
+  updates: number;
   /** How it ended: its exit code, or the signal that ended it. */
   exitCode: number | null;
   exitSignal: string | null;
@@ -108,7 +116,9 @@ interface JobState {
   host: PoolHost | null;
   settled: boolean;
   timer: NodeJS.Timeout | null;
-  resolve(): void;
+  /** What the host reported with `done`. */
+  done: Extract<FromHost, { t: 'done' }> | null;
+  resolve(served: typeof NOT_SERVED | undefined): void;
   reject(error: Error): void;
 }
 
@@ -142,6 +152,9 @@ export class HostPool {
   #waiting: JobState[] = [];
   #roomWaiters: Array<() => void> = [];
   #nextId = 1;
+  /** The last update sent to the hosts (see `update`), and how many there were. */
+  #update: ToHost | null = null;
+  #updates = 0;
   #closing = false;
   /** Whether retiring hosts keep the process alive (false after `close({ wait: false })`). */
   #holdExiting = true;
@@ -228,14 +241,15 @@ export class HostPool {
    * (or the pool dropped it unserved), rejects with the handler's error, the
    * host's death, a failed hand-off or the time limit.
    */
-  submit(job: HostJob): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  submit(job: HostJob): Promise<typeof NOT_SERVED | undefined> {
+    return new Promise((resolve, reject) => {
       const state: JobState = {
         id: this.#nextId++,
         job,
         host: null,
         settled: false,
         timer: null,
+        done: null,
         resolve,
         reject,
       };
@@ -249,8 +263,24 @@ export class HostPool {
 
   /** Asks every host's handlers to close their connections when idle (`closeWhenIdle`). */
   closeIdle(): void {
-    for (const host of this.#hosts)
-      if (host.state === 'ready') host.process?.send({ t: 'closeIdle' });
+    this.broadcast({ t: 'closeIdle' });
+  }
+
+  /** Sends a control message to every host that is ready. */
+  broadcast(message: ToHost): void {
+    for (const host of this.#hosts) if (host.state === 'ready') host.process?.send(message);
+  }
+
+  /**
+   * Sends every host a change of what its boot said (the connection setup:
+   * a new certificate): hosts that are ready get it now, hosts still
+   * starting (booted with the old one) as soon as they are ready, before
+   * any request; hosts started later have it in their boot.
+   */
+  update(message: ToHost): void {
+    this.#update = message;
+    this.#updates++;
+    this.broadcast(message);
   }
 
   /**
@@ -394,6 +424,7 @@ export class HostPool {
       fatal: null,
       aborting: new Map(),
       onReady: null,
+      updates: this.#updates,
       exitCode: null,
       exitSignal: null,
       exited: new Promise<void>((resolve) => {
@@ -431,6 +462,9 @@ export class HostPool {
       case 'ready': {
         if (host.state !== 'starting') return;
         host.state = 'ready';
+        if (host.updates < this.#updates && this.#update !== null) {
+          host.process?.send(this.#update);
+        }
         host.onReady?.();
         for (const state of host.pending.splice(0)) if (!state.settled) this.#dispatch(host, state);
         this.#afterChange(host);
@@ -450,7 +484,9 @@ export class HostPool {
           this.#placeWaiting();
         }
         const state = host.jobs.get(message.id);
-        if (state !== undefined) this.#settle(state, message.err ? fromWire(message.err) : null);
+        if (state === undefined) return;
+        state.done = message;
+        this.#settle(state, message.err ? fromWire(message.err) : null);
         return;
       }
       case 'sendto': {
@@ -533,7 +569,8 @@ export class HostPool {
       host.jobs.delete(state.id);
       if (host.state !== 'gone') host.process?.release(state.id, aborted);
     }
-    if (error === null) state.resolve();
+    state.job.onEnded?.(state.done?.io);
+    if (error === null) state.resolve(state.done?.gone === true ? NOT_SERVED : undefined);
     else state.reject(error);
     if (host !== null && host.state !== 'gone') this.#afterChange(host);
     this.#placeWaiting();

@@ -10,8 +10,10 @@
  */
 import type { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
+import { proxyHeaderOf } from '../connection-setup.js';
 import { canMoveSockets } from '../node-internals.js';
 import type { DatagramRequest } from '../types.js';
+import { portableProxyHeader, tlsFactsOf } from './bridged-facts.js';
 import type { HostDriver, HostEvents, HostJob, HostProcess } from './pool.js';
 import {
   ACK,
@@ -168,7 +170,7 @@ function isDatagram(request: unknown): request is DatagramRequest {
 
 /** What a stream handler in a worker may know about its bridged connection. */
 function socketInfo(socket: Socket): SocketInfo {
-  return {
+  const info: SocketInfo = {
     remoteAddress: socket.remoteAddress,
     remotePort: socket.remotePort,
     remoteFamily: socket.remoteFamily,
@@ -176,6 +178,11 @@ function socketInfo(socket: Socket): SocketInfo {
     localPort: socket.localPort,
     localFamily: socket.localFamily,
   };
+  const tls = tlsFactsOf(socket);
+  if (tls !== undefined) info.tls = tls;
+  const header = proxyHeaderOf(socket);
+  if (header !== undefined) info.proxyHeader = portableProxyHeader(header);
+  return info;
 }
 
 /**

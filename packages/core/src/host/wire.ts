@@ -10,6 +10,8 @@
  *
  * @module
  */
+
+import type { ConnectionSetupSettings } from '../connection-setup.js';
 import {
   ClosedError,
   IncompleteReadError,
@@ -19,7 +21,11 @@ import {
   TimeoutError,
   UnsupportedError,
 } from '../errors.js';
+import { type ProxyHeader, ProxyProtocolError } from '../proxy-protocol.js';
+import { SocketActivationError } from '../socket-activation.js';
+import { TLSHandshakeError } from '../tls-layer.js';
 import type { Address } from '../types.js';
+import type { TLSFacts } from './bridged-facts.js';
 import { HandoffError, HostExitedError, RequestTimeLimitError } from './errors.js';
 
 /** A module's named export, as a host imports it: a handler class or a request preparer. */
@@ -40,6 +46,12 @@ export interface HostBoot {
   server: Record<string, unknown>;
   /** The parent's `process.execArgv`: where a host finds a TypeScript loader it needs. */
   parentExecArgv: string[];
+  /**
+   * How the host prepares each connection before its handler (the PROXY
+   * header, the TLS handshake), or null: the server prepared it already, or
+   * there is nothing to do.
+   */
+  connections?: ConnectionSetupSettings | null;
 }
 
 /** The peer's details a bridged stream handler reads from `request` (a `net.Socket`'s fields). */
@@ -50,6 +62,10 @@ export interface SocketInfo {
   localAddress?: string | undefined;
   localPort?: number | undefined;
   localFamily?: string | undefined;
+  /** A TLS connection (its handshake ran in the server's thread): what `tls.TLSSocket` reports. */
+  tls?: TLSFacts;
+  /** The PROXY header it arrived with (read in the server's thread). */
+  proxyHeader?: ProxyHeader;
 }
 
 /**
@@ -94,6 +110,8 @@ export type ToHost =
   | { t: 'closeIdle' }
   /** Finish the requests in progress, then exit. */
   | { t: 'retire' }
+  /** Prepare connections from now on with this setup (a new certificate). */
+  | { t: 'connections'; setup: ConnectionSetupSettings | null }
   /** Bridged bytes and flow control for several requests (threads only). */
   | { t: 'records'; b: Uint8Array };
 
@@ -103,8 +121,12 @@ export type FromHost =
   | { t: 'ready' }
   /** The handler could not be loaded: the host exits. */
   | { t: 'loadError'; err: WireError }
-  /** Request `id` is over: `err` is the handler's error. The connection is already ended. */
-  | { t: 'done'; id: number; err?: WireError }
+  /**
+   * Request `id` is over: `err` is the handler's error. The connection is
+   * already ended; `io` is its bytes (read, written) when the host owned it;
+   * `gone`: its peer left before it was prepared (no handler ran).
+   */
+  | { t: 'done'; id: number; err?: WireError; io?: [number, number]; gone?: true }
   /** Send a datagram from the server's socket for request `id`. */
   | { t: 'sendto'; id: number; seq: number; data: Uint8Array; addr: Address }
   /** An error escaped every handler: the host exits next. */
@@ -169,6 +191,9 @@ registerErrorClasses(
   HostExitedError,
   RequestTimeLimitError,
   HandoffError,
+  ProxyProtocolError,
+  TLSHandshakeError,
+  SocketActivationError,
 );
 
 const OWN = new Set(['name', 'message', 'stack', 'code', 'cause', 'errors']);

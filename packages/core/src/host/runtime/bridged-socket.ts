@@ -8,6 +8,9 @@
  * @module
  */
 import { Duplex } from 'node:stream';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { kProxyHeader } from '../../connection-setup.js';
+import { reviveCertificate, reviveProxyHeader, type TLSFacts } from '../bridged-facts.js';
 import {
   ACK,
   ACK_EVERY,
@@ -65,6 +68,22 @@ export class BridgedSocket extends Duplex {
   bytesWritten = 0;
   /** The idle limit set by `setTimeout` (ms), or undefined. */
   timeout: number | undefined = undefined;
+  /**
+   * True for a TLS connection (its handshake ran in the server's thread;
+   * the bytes bridged here are the cleartext). Then `authorized`,
+   * `authorizationError`, `alpnProtocol`, `servername`,
+   * `getPeerCertificate`, `getProtocol`, `getCipher` and `isSessionReused`
+   * answer as `tls.TLSSocket`'s do.
+   */
+  readonly encrypted: boolean;
+  /** TLS: the client's certificate verified against the server's `ca`. */
+  readonly authorized: boolean;
+  /** TLS: why the client's certificate did not verify (undefined when it did, or none was asked). */
+  readonly authorizationError: string | undefined;
+  /** TLS: the protocol agreed with ALPN, or false. */
+  readonly alpnProtocol: string | false | null;
+  /** TLS: the server name the client asked for (SNI), or false. */
+  readonly servername: string | false | null;
 
   #send: SendRecord;
   #unackedRead = 0;
@@ -73,6 +92,7 @@ export class BridgedSocket extends Duplex {
   #timer: NodeJS.Timeout | null = null;
   #remoteGone = false;
   #detached = false;
+  #tls: TLSFacts | undefined;
 
   /**
    * @param send - adds a record about this connection to the next batch.
@@ -87,6 +107,46 @@ export class BridgedSocket extends Duplex {
     this.localAddress = info.localAddress;
     this.localPort = info.localPort;
     this.localFamily = info.localFamily;
+    const tls = info.tls;
+    this.#tls = tls;
+    this.encrypted = tls !== undefined;
+    this.authorized = tls?.authorized ?? false;
+    this.authorizationError = tls?.authorizationError ?? undefined;
+    this.alpnProtocol = tls === undefined ? null : tls.alpnProtocol;
+    this.servername = tls === undefined ? null : tls.servername;
+    if (tls !== undefined) reviveCertificate(tls.peerCertificate);
+    if (info.proxyHeader !== undefined) {
+      (this as { [kProxyHeader]?: unknown })[kProxyHeader] = reviveProxyHeader(info.proxyHeader);
+    }
+  }
+
+  /**
+   * TLS: the client's certificate (with `detailed`, its chain through
+   * `issuerCertificate`); an empty object when it sent none. Undefined for
+   * a connection without TLS.
+   */
+  getPeerCertificate(detailed = false): PeerCertificate | Record<string, never> | undefined {
+    const certificate = this.#tls?.peerCertificate;
+    if (certificate === undefined || detailed || !('issuerCertificate' in certificate)) {
+      return certificate;
+    }
+    const { issuerCertificate: _issuer, ...own } = certificate;
+    return own as unknown as PeerCertificate;
+  }
+
+  /** TLS: the protocol version (`TLSv1.3`), or null. */
+  getProtocol(): string | null {
+    return this.#tls?.protocol ?? null;
+  }
+
+  /** TLS: the cipher suite agreed, or null. */
+  getCipher(): ReturnType<TLSSocket['getCipher']> | null {
+    return this.#tls?.cipher ?? null;
+  }
+
+  /** TLS: whether the session was resumed. */
+  isSessionReused(): boolean {
+    return this.#tls?.sessionReused ?? false;
   }
 
   /** Delivers a record from the server's thread. Internal (called by the host). */

@@ -15,12 +15,20 @@ import {
   runRequestHandler,
 } from '../../base-request-handler.js';
 import { endConnection } from '../../connection.js';
+import {
+  buildConnectionSetup,
+  type ConnectionSetup,
+  type ConnectionSetupSettings,
+  type PreparedConnection,
+  prepareConnection,
+} from '../../connection-setup.js';
 import { ClosedError } from '../../errors.js';
 import type { Address, DatagramSender, RequestPreparer } from '../../types.js';
 import { HandoffError } from '../errors.js';
 import { readRecords } from '../records.js';
 import { reviveSnapshot } from '../snapshot.js';
 import {
+  type FromHost,
   fromWire,
   type HostBoot,
   type ModuleExport,
@@ -31,6 +39,9 @@ import {
 import { BridgedSocket } from './bridged-socket.js';
 import type { Channel } from './channel.js';
 import { type ImportModule, loadExport } from './load.js';
+
+/** Thrown (and caught) when a connection's peer left before its preparation read a byte. */
+const PEER_GONE = Symbol('peer gone');
 
 /** How long a host whose server is gone lets its requests go on (ms). */
 const ORPHAN_GRACE = 5_000;
@@ -51,6 +62,8 @@ export class Host {
   #server: Record<string, unknown>;
   #handlers = new Map<string, Promise<RequestHandlerClass>>();
   #preparers: RequestPreparer[] = [];
+  /** How connections are prepared here (PROXY header, TLS handshake), or null: as they come. */
+  #connections: ConnectionSetup | null = null;
   /** Servers of hand-offs, by key. */
   #servers = new Map<number, Record<string, unknown>>();
   #running = new Map<number, Running>();
@@ -80,6 +93,7 @@ export class Host {
       this.#preparers = (await Promise.all(
         this.#boot.preparers.map((location) => this.#load(location)),
       )) as RequestPreparer[];
+      this.#setConnections(this.#boot.connections ?? null);
     } catch (error) {
       this.#channel.post({ t: 'loadError', err: toWire(error) });
       this.#exit(1);
@@ -132,6 +146,13 @@ export class Host {
         this.#retiring = true;
         this.#maybeExit();
         return;
+      case 'connections':
+        try {
+          this.#setConnections(message.setup);
+        } catch {
+          // The server built the same settings before sending them: keep the current ones.
+        }
+        return;
     }
   }
 
@@ -140,25 +161,63 @@ export class Host {
     const running: Running = { socket: null, sends: new Map() };
     this.#running.set(message.id, running);
     let error: unknown = null;
+    let gone = false;
+    let owned: Socket | null = null;
     try {
-      const request = this.#request(message, handle, running);
+      let request = this.#request(message, handle, running);
+      // A connection this host owns (not bridged): its bytes are reported with `done`.
+      if (message.kind === 'socket') owned = request as Socket;
+      let clientAddress = message.addr;
       const location = message.handler ?? this.#boot.handler;
       if (location === null) throw new HandoffError('the request names no handler class');
       let Handler = await this.#handler(location);
       if (message.data !== undefined) Handler = withHandoffData(Handler, message.data);
       const server = message.server === undefined ? this.#server : this.#serverOf(message.server);
-      await runRequestHandler(Handler, this.#preparers, request, message.addr, server as never);
+      // A connection of this server's own, not a hand-off (which arrives prepared).
+      if (this.#connections !== null && message.kind !== 'datagram' && !message.handler) {
+        const prepared = await this.#prepare(request as Socket, clientAddress, running);
+        request = prepared.socket;
+        clientAddress = prepared.clientAddress;
+      }
+      await runRequestHandler(Handler, this.#preparers, request, clientAddress, server as never);
     } catch (caught) {
-      error = caught;
+      gone = caught === PEER_GONE;
+      if (gone) running.socket?.destroy();
+      else error = caught;
     }
     await this.#end(running.socket);
     this.#running.delete(message.id);
-    this.#channel.post(
-      error === null
-        ? { t: 'done', id: message.id }
-        : { t: 'done', id: message.id, err: toWire(error) },
-    );
+    const done: Extract<FromHost, { t: 'done' }> = { t: 'done', id: message.id };
+    if (error !== null) done.err = toWire(error);
+    if (owned !== null) done.io = [owned.bytesRead, owned.bytesWritten];
+    if (gone) done.gone = true;
+    this.#channel.post(done);
     this.#maybeExit();
+  }
+
+  /**
+   * Reads the connection's PROXY header and runs its TLS handshake; the
+   * handler's socket becomes the one ended after it (a TLS socket ends with
+   * close_notify). A refused connection is closed and the error thrown (for
+   * `handleError`); a peer that left without a byte (a TCP health check)
+   * throws {@link PEER_GONE}: nothing to serve, nothing to report.
+   */
+  async #prepare(socket: Socket, peer: Address, running: Running): Promise<PreparedConnection> {
+    let prepared: PreparedConnection | null;
+    try {
+      prepared = await prepareConnection(socket, peer, this.#connections!);
+    } catch (refused) {
+      socket.destroy();
+      throw refused;
+    }
+    if (prepared === null) throw PEER_GONE;
+    running.socket = prepared.socket;
+    return prepared;
+  }
+
+  /** Builds the connection setup from the server's data (null: connections are served as they come). */
+  #setConnections(settings: ConnectionSetupSettings | null): void {
+    this.#connections = settings === null ? null : buildConnectionSetup(settings);
   }
 
   /** The request object the handler gets: the connection (here or bridged), or the datagram. */
