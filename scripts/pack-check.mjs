@@ -138,7 +138,8 @@ function oneCore() {
   const [major, minor, patch] = JSON.parse(
     readFileSync(join(root, 'packages/core/package.json'), 'utf8'),
   )
-    .version.split('.')
+    .version.split('-')[0] // before the first release: 0.1.0-0
+    .split('.')
     .map(Number);
   const dependents = ['packages/transport-inet', 'packages/mixin-threading'].map(pack);
   const compatible = install('one-core', [coreAt(`${major}.${minor}.${patch + 1}`), ...dependents]);

@@ -7,7 +7,8 @@
 //     range, and the metadata a registry page needs (repository with this
 //     directory, homepage, bugs, license, engines);
 //   - its README has no relative link (dead on the registry's page);
-// then `changeset status` (the pending changesets are valid), and the
+// then `changeset status` (the pending changesets are valid, and a package
+// at X.Y.Z-0 is released as X.Y.Z), and the
 // prebuilt binaries transport-unix must ship (linux-x64 and linux-arm64).
 // Exits non-zero with one line per problem; on success, records the commit
 // for the publish gate (scripts/release-gate.mjs). `pnpm release:check` runs
@@ -73,7 +74,30 @@ function checkTarball(dir, tarball) {
   attempt(`${dir}: attw`, bin('attw'), [tarball, '--profile', 'esm-only', '--format', 'ascii']);
 }
 
+/**
+ * A package not yet released (version `X.Y.Z-0`) must leave `changeset
+ * version` as `X.Y.Z`: its first release is that version, with one entry.
+ */
+function checkFirstReleases(packages) {
+  const statusFile = join(work, 'changeset-status.json');
+  attempt('changeset status', bin('changeset'), ['status', `--output=${statusFile}`]);
+  if (!existsSync(statusFile)) return;
+  const planned = new Map(
+    JSON.parse(readFileSync(statusFile, 'utf8')).releases.map((r) => [r.name, r.newVersion]),
+  );
+  for (const { dir, manifest } of packages) {
+    const [first, pre] = manifest.version.split('-');
+    if (pre === undefined) continue;
+    const next = planned.get(manifest.name);
+    if (next !== first)
+      problems.push(
+        `${dir}: ${manifest.version} should be released as ${first}; changesets plan ${next ?? 'no release'}`,
+      );
+  }
+}
+
 try {
+  checkFirstReleases(publicPackages());
   for (const { dir, manifest } of publicPackages()) {
     checkManifest(dir, manifest);
     const out = mkdtempSync(join(work, 'pack-'));
@@ -82,7 +106,6 @@ try {
     checkTarball(dir, join(out, tarball));
     console.log(`${manifest.name}@${manifest.version}: checked`);
   }
-  attempt('changeset status', bin('changeset'), ['status']);
   attempt('transport-unix prebuilt binaries', process.execPath, [
     join(root, 'packages', 'transport-unix', 'scripts', 'build-native.mjs'),
     '--require',
