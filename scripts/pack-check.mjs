@@ -9,7 +9,8 @@
 //      PACK_CHECK_NODES (colon-separated; .ci/run passes Node 24 and 26);
 //   3. core + transport-inet + both mix-ins: the same handler module served
 //      by ThreadingMixIn(TCPServer) and ForkingMixIn(TCPServer), the worker
-//      and the child importing it from the installed layout;
+//      and the child importing it from the installed layout; then that app
+//      bundled with esbuild and run from a folder with no node_modules;
 //   4. one core in every tree: core is a peer dependency of the transports
 //      and mix-ins, so a newer compatible core (a patch) is shared by all of
 //      them (`npm ls` shows one copy), and an incompatible one (the next
@@ -165,6 +166,34 @@ function oneCore() {
     return;
   }
   throw new Error(`core ${breaking} installed beside dependents that need ^${major}.${minor}.0`);
+}
+
+/**
+ * The mix-ins' app bundled with esbuild as core's README says (the handler
+ * module an entry of its own, kept external), run from a folder with no
+ * node_modules: threads and children start from the bundle alone.
+ */
+function bundled(mixins) {
+  const { esbuild } = JSON.parse(
+    readFileSync(join(root, 'packages/core/package.json'), 'utf8'),
+  ).devDependencies;
+  // --ignore-scripts: esbuild's postinstall only checks its binary, which comes in a package of its own.
+  run(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--ignore-scripts', `esbuild@${esbuild}`],
+    mixins,
+  );
+  const out = join(work, 'bundled');
+  run(
+    'npx',
+    [
+      ...['esbuild', 'mixins.mjs', 'handler.mjs', '--bundle', '--platform=node', '--format=esm'],
+      ...[`--outdir=${out}`, '--out-extension:.js=.mjs', '--external:./handler.mjs'],
+      '--log-level=warning',
+    ],
+    mixins,
+  );
+  process.stdout.write(`bundled mixins.mjs: ${run('node', ['mixins.mjs'], out)}`);
 }
 
 /** Runs @socketserver/http's README example from installed tarballs: JSON on TCP and on a Unix socket. */
@@ -401,6 +430,7 @@ module.exports = { Upper };
     );
     process.stdout.write(`mixins.${kind}: ${run('node', [`mixins.${kind}`], mixins)}`);
   }
+  bundled(mixins);
   const httpApp = install('http', [core, pack('packages/transport-inet'), pack('packages/http')]);
   for (const pkg of ['mixin-threading', 'mixin-forking', 'transport-unix']) {
     if (existsSync(join(httpApp, 'node_modules', '@socketserver', pkg))) {

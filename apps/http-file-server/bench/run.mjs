@@ -167,6 +167,11 @@ const servers = {
     loads: ['1 KiB'],
     start: () => startOurs('--no-file-cache'),
   },
+  'socketserver-http --tls-cert': {
+    loads: ['HTTPS 1 KiB'],
+    start: () =>
+      startOurs('--tls-cert', join(work, 'cert.pem'), '--tls-key', join(work, 'key.pem')),
+  },
   'sirv (node:http)': {
     loads: ['1 KiB', '.js br', '.js gzip'],
     start: () =>
