@@ -1,7 +1,7 @@
 /**
  * `pnpm bench`: every echo server side by side in one run, then memory per
  * idle connection, printed as one Markdown report with ratios to named
- * baselines and the goals of issue 9.
+ * baselines and the project's goals (targets for those ratios).
  *
  * ```
  * node dist/run.js [--smoke] [--duration ms] [--warmup ms] [--rounds n]
@@ -681,7 +681,7 @@ async function memoryUsage(server: ServerHandle): Promise<MemoryUsage> {
 
 /**
  * Memory rows. `connections`: a whole-server row, with that many idle
- * connections (threads and children included), for the goals of issue 21.
+ * connections (threads and children included), for the memory goals of the worker and child modes.
  */
 const MEMORY_ROWS: Array<{
   id: string;
@@ -1173,13 +1173,13 @@ function report(
   );
   ratioGoal('event-loop UDP ≥ 1.1x Python UDPServer', 'udp:evloop', 'udp:py-plain', 1.1);
   ratioGoal(
-    'TLS kept echo: EventLoopMixIn(TLSServer) ≥ 0.9x raw node:tls (issue 18)',
+    'TLS kept echo: EventLoopMixIn(TLSServer) ≥ 0.9x raw node:tls',
     'tls:evloop',
     'tls:raw',
     0.9,
   );
   ratioGoal(
-    'PROXY v2 on short TCP connections ≥ 0.95x the same server without it (issue 18)',
+    'PROXY v2 on short TCP connections ≥ 0.95x the same server without it',
     'proxy-short:v2',
     'proxy-short:off',
     0.95,
@@ -1202,7 +1202,7 @@ function report(
     'tcp-short:py-plain',
     1,
   );
-  // Issue 21: worker threads and child processes that own their connections.
+  // Worker threads and child processes that own their connections.
   ratioGoal(
     'threading TCP round trips ≥ 2x Python ThreadingTCPServer',
     'tcp:threading',
@@ -1283,7 +1283,7 @@ function report(
       (peers.length === 0 ? '' : ` (peers, for information: ${describe(peers)})`),
     available: echo.size > 0,
   });
-  out.push('', '## Goals (issues 9 and 21)', '');
+  out.push('', '## Goals', '');
   out.push('| goal | measured | target | | detail |');
   out.push('|---|--:|--:|---|---|');
   for (const goal of goals) {
