@@ -44,22 +44,40 @@ import { unixDgramUnavailable } from './unix-dgram.js';
 
 // ---------------------------------------------------------------- options
 
-const { values: flags } = parseArgs({
-  options: {
-    smoke: { type: 'boolean', default: process.env.BENCH_SMOKE === '1' },
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    rounds: { type: 'string' },
-    generators: { type: 'string' },
-    'memory-connections': { type: 'string' },
-    only: { type: 'string' },
-    json: { type: 'string' },
-    'no-memory': { type: 'boolean', default: false },
-    parallel: { type: 'string' },
-    settings: { type: 'string' },
-    generator: { type: 'string' },
-  },
-});
+// A usage mistake is said in one line (exit 2), not with parseArgs' stack trace.
+const { values: flags } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        smoke: { type: 'boolean', default: process.env.BENCH_SMOKE === '1' },
+        duration: { type: 'string' },
+        warmup: { type: 'string' },
+        rounds: { type: 'string' },
+        generators: { type: 'string' },
+        'memory-connections': { type: 'string' },
+        only: { type: 'string' },
+        json: { type: 'string' },
+        'no-memory': { type: 'boolean', default: false },
+        parallel: { type: 'string' },
+        settings: { type: 'string' },
+        generator: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`bench: ${(error as Error).message} (see --help)\n`);
+    process.exit(2);
+  }
+})();
+if (flags.help) {
+  process.stdout.write(
+    'usage: node bench/dist/run.js [--smoke] [--duration ms] [--warmup ms] [--rounds n]\n' +
+      '         [--generators n] [--memory-connections n] [--no-memory] [--only a,b]\n' +
+      '         [--parallel n] [--settings json] [--json file] [--generator native|node]\n' +
+      'The options are explained in bench/README.md ("Running it").\n',
+  );
+  process.exit(0);
+}
 
 /** Which load generator runs, and why (for the report's header). */
 const generator: { kind: GeneratorKind; note: string } = (() => {
