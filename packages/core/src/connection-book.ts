@@ -45,7 +45,7 @@ export class ConnectionBook {
   opened(socket: Socket, peer: Address): void {
     this.#counters.accepted++;
     this.open.add(socket);
-    socket.once('close', this.#closed);
+    socket.on('close', this.#closed); // 'close' comes once: `on` keeps no wrapper per socket, as `once` would
     connectionOpened(this.#server, socket, peer);
   }
 
