@@ -19,7 +19,7 @@ import {
 } from '@socketserver/core';
 import type { Transport } from './servers.js';
 
-/** A command-line mistake: reported in one line, exit code 2. */
+/** A command-line mistake: printed after the usage lines, exit status 2 (as Python's argparse). */
 export class UsageError extends Error {}
 
 /** The deployment flags, checked. */
@@ -39,19 +39,20 @@ export const DEPLOY_FLAGS = {
 } as const;
 
 /** The deployment part of `--help`. */
-export const DEPLOY_HELP = `Deployment:
-  --tls-cert FILE     serve TLS (tcp only) with this certificate (PEM; a chain
-  --tls-key FILE      may follow it) and its key; SIGHUP reloads both files
-                      (open connections keep theirs)
-  --proxy-protocol    expect a PROXY protocol header (v1 or v2) on every
-                      connection, from loopback only (tcp, unix); the client
-                      it names is the one echoed to and logged
-  --proxy-from LIST   the same, trusting these addresses or CIDR blocks
-                      (comma-separated, e.g. 10.0.0.0/8,fd00::/8)
-  Sockets passed by systemd (LISTEN_FDS) are served instead of binding
-  --host/--port/--path: the one of this transport, and the ready line says so.
-  With NOTIFY_SOCKET set (Type=notify), READY=1 is sent once serving and
-  STOPPING=1 on SIGINT or SIGTERM.
+export const DEPLOY_HELP = `deployment options:
+  --tls-cert FILE       serve TLS (tcp only) with this certificate (PEM; a
+  --tls-key FILE        chain may follow it) and its key; SIGHUP reloads both
+                        files (open connections keep theirs)
+  --proxy-protocol      expect a PROXY protocol header (v1 or v2) on every
+                        connection, from loopback only (tcp, unix); the client
+                        it names is the one echoed to and logged
+  --proxy-from LIST     the same, trusting these addresses or CIDR blocks
+                        (comma-separated, e.g. 10.0.0.0/8,fd00::/8)
+
+Sockets passed by systemd (LISTEN_FDS) are served instead of binding a port
+or --unix: the one of this transport, and the ready line says so. With
+NOTIFY_SOCKET set (Type=notify), READY=1 is sent once serving and STOPPING=1
+on SIGINT or SIGTERM.
 `;
 
 /** The kind of socket each transport serves. */

@@ -36,7 +36,7 @@ type PlainServerClass = abstract new (...args: any[]) => BaseServer<any, any>;
 
 /** What a transport brings: its plain server, its handler, its settings. */
 export interface TransportRow {
-  /** `inet` binds `--host`/`--port`; `unix` binds `--path`. */
+  /** `inet` binds `--bind` and the port; `unix` binds `--unix`. */
   family: 'inet' | 'unix';
   /** The package that provides the server class (for "not available" messages). */
   packageName: string;
@@ -156,22 +156,26 @@ export class NotAvailableError extends Error {
 
 /**
  * The server class for a transport and a mode: `modes[mode]` wrapped around
- * `transports[transport]` (its TLS variant with `tls`). Rejects with {@link NotAvailableError} when a
- * package it needs cannot be loaded.
+ * `transports[transport]` (its TLS variant with `tls`). With `quiet`, a
+ * failed request is not reported (`handleError` writes nothing). Rejects
+ * with {@link NotAvailableError} when a package it needs cannot be loaded.
  */
 export async function echoServerClass(
   transport: Transport,
   mode: Mode,
-  { tls = false }: { tls?: boolean } = {},
+  { tls = false, quiet = false }: { tls?: boolean; quiet?: boolean } = {},
 ): Promise<EchoServerClass> {
   const row = transports[transport];
   const load = tls && row.loadTLS !== undefined ? row.loadTLS : row.load;
   const Plain = await loadOrExplain(row.packageName, () => load());
   const Mixed = await loadOrExplain(modes[mode].packageName, () => modes[mode].wrap(Plain));
   // A concrete subclass: mix-ins return abstract classes, `create` needs `new`.
-  return class EchoServer extends (Mixed as unknown as new (
-    ...args: any[]
-  ) => BaseServer<any, any>) {} as unknown as EchoServerClass;
+  class EchoServer extends (Mixed as unknown as new (...args: any[]) => BaseServer<any, any>) {}
+  class QuietEchoServer extends EchoServer {
+    /** Every mode ends a request here, in the main thread: nothing to say. */
+    override handleError(): void {}
+  }
+  return (quiet ? QuietEchoServer : EchoServer) as unknown as EchoServerClass;
 }
 
 async function loadOrExplain<T>(packageName: string, load: () => Promise<T>): Promise<T> {

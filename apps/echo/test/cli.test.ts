@@ -1,8 +1,10 @@
 /**
- * The command line: --help, bad arguments (one line, exit 2), IPv6 hosts,
- * errors while binding (one line, exit 1), SIGINT, and the built layout the
- * threading and forking modes rely on (the handlers in a module of their
- * own that starts nothing when imported).
+ * The command line, in the vocabulary of apps/CLI.md: --help, --version, the
+ * port (positional, -p, --port), -b/--bind (IPv6), --unix (stream and
+ * datagram), usage errors (the usage lines, then `socketserver-echo: error:
+ * MESSAGE`, exit 2), failures (one line, exit 1), signals, and the built
+ * layout the threading and forking modes rely on (the handlers in a module
+ * of their own that starts nothing when imported).
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -32,6 +34,19 @@ import {
 
 afterAll(killAll);
 
+/** The usage lines: the help up to its first blank line. */
+async function synopsis(): Promise<string> {
+  const help = run(['--help']);
+  await help.exited;
+  return help.stdout().slice(0, help.stdout().indexOf('\n\n') + 1);
+}
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
+
 describe.concurrent('socketserver-echo command line', () => {
   test('--help lists every option and exits 0', async () => {
     for (const flag of ['--help', '-h']) {
@@ -40,45 +55,113 @@ describe.concurrent('socketserver-echo command line', () => {
       const help = started.stdout();
       for (const word of [
         '--transport',
-        'tcp | udp | unix | unix-dgram',
+        'tcp (default), udp, unix (Unix stream) or unix-dgram',
         '--mode',
         'sync',
         'eventloop',
         'threading',
         'forking',
-        '--host',
+        '[port]',
+        '-p, --port PORT',
+        '-b, --bind ADDR',
         '127.0.0.1',
-        '--port',
         '7007',
-        '--path',
+        '--unix PATH',
+        '--quiet',
+        '--version',
+        '--tls-cert',
+        '--proxy-protocol',
         'echo server (MODE) listening on URL',
         'SIGTERM',
-        'Exit codes',
+        'exit status',
       ]) {
         expect(help).toContain(word);
       }
+      expect(help).toMatch(/^usage: socketserver-echo \[port\] /);
+      for (const gone of ['--host', '--path', 'Usage:']) expect(help).not.toContain(gone);
       expect(started.stderr()).toBe('');
     }
   });
 
-  const bad: Array<[string[], RegExp]> = [
-    [['--transport', 'sctp'], /--transport must be one of tcp, udp, unix, unix-dgram/],
-    [['--mode', 'async'], /--mode must be one of sync, eventloop, threading, forking/],
-    [['--port', '65536'], /--port must be an integer from 0 to 65535/],
-    [['--port', '12ab'], /--port must be an integer/],
-    [['--port', '-1'], /--port/],
-    [['--host', ''], /--host must not be empty/],
-    [['--bogus'], /Unknown option '--bogus'/],
-    [['positional'], /positional/i],
-    [['--port'], /--port/],
-    [['--transport', 'unix', '--port', '7'], /--port does not apply to --transport unix/],
-    [['--transport', 'udp', '--path', '/tmp/x'], /--path does not apply to --transport udp/],
+  test('--version prints the name and the version of package.json, exit 0', async () => {
+    const started = run(['--version']);
+    expect(await started.exited).toEqual({ code: 0, signal: null });
+    expect(started.stdout()).toBe(`socketserver-echo ${VERSION}\n`);
+    expect(started.stderr()).toBe('');
+  });
+
+  test("an unknown option: the usage lines, then 'socketserver-echo: error: MESSAGE', exit 2", async () => {
+    const usage = await synopsis();
+    expect(usage).toMatch(/^usage: socketserver-echo \[port\] [^\n]*\n(?: {25}\S[^\n]*\n)+$/);
+    const started = run(['--bogus']);
+    expect(await started.exited).toEqual({ code: 2, signal: null });
+    expect(started.stdout()).toBe('');
+    expect(started.stderr()).toBe(
+      `${usage}socketserver-echo: error: Unknown option '--bogus'. To specify a positional ` +
+        `argument starting with a '-', place it at the end of the command after '--', as in '-- "--bogus"\n`,
+    );
+  });
+
+  test('the port: positional, -p and --port; 0 picks a free one', async () => {
+    const servers = await Promise.all([
+      startEcho(['0']),
+      startEcho(['-p', '0']),
+      startEcho(['--port', '0']),
+      startEcho(['--port=0', '--transport', 'udp']),
+      startEcho(['0', '--transport', 'udp']),
+    ]);
+    const tcp = /^echo server \(eventloop\) listening on tcp:\/\/127\.0\.0\.1:(\d+)$/;
+    const udp = /^echo server \(eventloop\) listening on udp:\/\/127\.0\.0\.1:(\d+)$/;
+    for (const [i, server] of servers.entries()) {
+      expect(server.readyLine).toMatch(i < 3 ? tcp : udp);
+      expect((server.target as { port: number }).port).toBeGreaterThan(0);
+    }
+    const client = await StreamClient.connect(servers[0]!.target);
+    expect((await client.end('positional\n')).toString()).toBe('positional\n');
+    for (const server of servers) server.proc.kill('SIGTERM');
+    for (const server of servers) expect(await server.exited).toEqual({ code: 0, signal: null });
+  });
+
+  test('the port given twice (positional and -p): the usage lines and the error, exit 2', async () => {
+    const usage = await synopsis();
+    for (const args of [
+      ['8080', '-p', '8081'],
+      ['--port', '8081', '8080'],
+    ]) {
+      const started = run(args);
+      expect(await started.exited).toEqual({ code: 2, signal: null });
+      expect(started.stdout()).toBe('');
+      expect(started.stderr()).toBe(
+        `${usage}socketserver-echo: error: give the port once: as an argument or with -p/--port\n`,
+      );
+    }
+  });
+
+  const bad: Array<[string[], string]> = [
+    [['--transport', 'sctp'], 'invalid --transport sctp (choose from tcp, udp, unix, unix-dgram)'],
+    [['--mode', 'async'], 'invalid --mode async (choose from sync, eventloop, threading, forking)'],
+    [['--port', '65536'], 'invalid port: 65536'],
+    [['-p', '12ab'], 'invalid port: 12ab'],
+    [['-p', '-1'], "Option '-p' argument is ambiguous."],
+    [['positional'], 'invalid port: positional'],
+    [['1', '2'], 'unrecognized arguments: 2'],
+    [['--bind', ''], 'invalid --bind: an empty address'],
+    [['--host', '::1'], "Unknown option '--host'"],
+    [['--path', '/tmp/x'], "Unknown option '--path'"],
+    [['--port'], "Option '-p, --port <value>' argument missing"],
+    [
+      ['--transport', 'unix', '--port', '7'],
+      '--transport unix cannot be combined with a port or --bind',
+    ],
+    [['--unix', '/tmp/x', '7'], '--unix cannot be combined with a port or --bind'],
+    [['--unix', '/tmp/x', '-b', '::1'], '--unix cannot be combined with a port or --bind'],
+    [['--transport', 'udp', '--unix', '/tmp/x'], '--unix does not apply to --transport udp'],
   ];
   const tooLong = `/tmp/${'x'.repeat(120)}.sock`;
   for (const transport of ['unix', 'unix-dgram']) {
-    test(`a socket path longer than the kernel allows: ${transport}, one line, exit 2`, async () => {
-      const started = run(['--transport', transport, '--path', tooLong]);
-      expect(await started.exited).toEqual({ code: 2, signal: null });
+    test(`a socket path longer than the kernel allows: ${transport}, one line, exit 1`, async () => {
+      const started = run(['--transport', transport, '--unix', tooLong]);
+      expect(await started.exited).toEqual({ code: 1, signal: null });
       expect(started.stdout()).toBe('');
       expect(started.stderr()).toMatch(
         /^socketserver-echo: [^\n]*108[^\n]*\(ERR_SOCKETSERVER_INVALID_ARGUMENT\)\n$/,
@@ -86,20 +169,23 @@ describe.concurrent('socketserver-echo command line', () => {
     });
   }
   for (const [args, message] of bad) {
-    test(`bad arguments ${JSON.stringify(args)}: one line, exit 2`, async () => {
+    test(`bad arguments ${JSON.stringify(args)}: the usage lines and the error, exit 2`, async () => {
+      const usage = await synopsis();
       const started = run(args);
       expect(await started.exited).toEqual({ code: 2, signal: null });
       expect(started.stdout()).toBe('');
       const stderr = started.stderr();
-      expect(stderr).toMatch(message);
-      expect(stderr).toMatch(/^socketserver-echo: [^\n]+ \(see --help\)\n$/);
+      expect(stderr.startsWith(usage)).toBe(true);
+      const error = stderr.slice(usage.length);
+      expect(error).toMatch(/^socketserver-echo: error: [^\n]+\n$/);
+      expect(error).toContain(message);
     });
   }
 
-  test('--host ::1: tcp and udp listen on IPv6 with a bracketed URL', async () => {
+  test('-b ::1 (and --bind ::1): tcp and udp listen on IPv6 with a bracketed URL', async () => {
     const [tcp, udp] = await Promise.all([
-      startEcho(['--host', '::1', '--port', '0']),
-      startEcho(['--transport', 'udp', '--host', '::1', '--port', '0']),
+      startEcho(['-b', '::1', '0']),
+      startEcho(['--transport', 'udp', '--bind', '::1', '-p', '0']),
     ]);
     expect(tcp.readyLine).toMatch(/^echo server \(eventloop\) listening on tcp:\/\/\[::1\]:\d+$/);
     expect(udp.readyLine).toMatch(/^echo server \(eventloop\) listening on udp:\/\/\[::1\]:\d+$/);
@@ -144,12 +230,40 @@ describe.concurrent('socketserver-echo command line', () => {
     client.socket.destroy();
   });
 
+  test('--unix PATH alone: a Unix stream socket; with --transport unix-dgram: a datagram one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'socketserver-echo-unix-'));
+    try {
+      const streamPath = join(dir, 'stream.sock');
+      const dgramPath = join(dir, 'dgram.sock');
+      const [stream, dgram] = await Promise.all([
+        startEcho(['--unix', streamPath]),
+        startEcho(['--transport', 'unix-dgram', '--unix', dgramPath]),
+      ]);
+      expect(stream.readyLine).toBe(`echo server (eventloop) listening on unix://${streamPath}`);
+      expect(dgram.readyLine).toBe(
+        `echo server (eventloop) listening on unix-dgram://${dgramPath}`,
+      );
+      const client = await StreamClient.connect(stream.target);
+      expect((await client.end('over a unix stream\n')).toString()).toBe('over a unix stream\n');
+      expect(await dgramClient(['unix', dgramPath, join(dir, 'client.sock'), '1000', '3'])).toBe(
+        'ok 2\n',
+      );
+      stream.proc.kill('SIGTERM');
+      dgram.proc.kill('SIGTERM');
+      expect(await stream.exited).toEqual({ code: 0, signal: null });
+      expect(await dgram.exited).toEqual({ code: 0, signal: null });
+      expect(existsSync(streamPath) || existsSync(dgramPath)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   for (const transport of ['unix', 'unix-dgram']) {
     test(`${transport}: a live socket file is refused (exit 1), a stale one is replaced`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'socketserver-echo-stale-'));
       try {
         const path = join(dir, 'echo.sock');
-        const args = ['--transport', transport, '--path', path];
+        const args = ['--transport', transport, '--unix', path];
         const first = await startEcho(args);
         const second = run(args);
         expect(await second.exited).toEqual({ code: 1, signal: null });
@@ -185,7 +299,7 @@ describe.concurrent('socketserver-echo command line', () => {
     }
   });
 
-  test('a mode or transport whose package is missing: one line, exit 2; the others still work', async () => {
+  test('a mode or transport whose package is missing: one line, exit 1; the others still work', async () => {
     // The built CLI beside only core and transport-inet, as a user who installed just those.
     const app = mkdtempSync(join(tmpdir(), 'socketserver-echo-partial-'));
     try {
@@ -208,11 +322,11 @@ describe.concurrent('socketserver-echo command line', () => {
       const attempts: Array<[string[], RegExp]> = [
         [['--mode', 'threading', '--port', '0'], /@socketserver\/mixin-threading is not available/],
         [['--mode', 'forking', '--port', '0'], /@socketserver\/mixin-forking is not available/],
-        [['--transport', 'unix', '--path', join(app, 's')], /transport-unix is not available/],
+        [['--unix', join(app, 's')], /transport-unix is not available/],
       ];
       for (const [args, message] of attempts) {
         const started = runFile(cli, args);
-        expect(await started.exited).toEqual({ code: 2, signal: null });
+        expect(await started.exited).toEqual({ code: 1, signal: null });
         expect(started.stderr()).toMatch(message);
         expect(started.stderr()).toMatch(/^[^\n]*ERR_SOCKETSERVER_ECHO_NOT_AVAILABLE\)\n$/);
         expect(started.stdout()).toBe('');

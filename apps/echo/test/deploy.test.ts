@@ -4,7 +4,9 @@
  * connections), the PROXY protocol behind a real HAProxy, sockets passed by
  * systemd-socket-activate (TCP, Unix stream) and by a harness (UDP, Unix
  * datagram) named in the ready line, and READY=1 / STOPPING=1 sent to a
- * fake NOTIFY_SOCKET. Bad combinations: one line, exit 2.
+ * fake NOTIFY_SOCKET. Bad combinations: the usage lines and the error, exit
+ * 2; a certificate OpenSSL refuses: one line, exit 1. --quiet reports no
+ * failed request.
  */
 
 import { createSocket } from 'node:dgram';
@@ -27,6 +29,10 @@ import {
 import { UnixDatagramSocket } from '@socketserver/transport-unix';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { CLI, dgramClient, killAll, lineBody, run, StreamClient, startEcho } from './helpers.js';
+
+/** A usage error: the usage lines, then one line `socketserver-echo: error: MESSAGE`. */
+const USAGE_ERROR =
+  /^usage: socketserver-echo \[port\] [^\n]*\n(?: {25}\S[^\n]*\n)+socketserver-echo: error: [^\n]+\n$/;
 
 let certs: TestCertificates;
 let dir: string;
@@ -138,12 +144,12 @@ describe('--tls-cert / --tls-key', () => {
     test(`bad: ${args.join(' ')}`, async () => {
       const started = run(args);
       expect(await started.exited).toEqual({ code: 2, signal: null });
+      expect(started.stderr()).toMatch(USAGE_ERROR);
       expect(started.stderr()).toMatch(message);
-      expect(started.stderr().trim().split('\n')).toHaveLength(1);
     });
   }
 
-  test('a key that does not match the certificate: one line, exit 2', async () => {
+  test('a key that does not match the certificate: one line, exit 1', async () => {
     const started = run([
       '--port',
       '0',
@@ -152,9 +158,9 @@ describe('--tls-cert / --tls-key', () => {
       '--tls-key',
       certs.other.keyFile,
     ]);
-    expect(await started.exited).toEqual({ code: 2, signal: null });
+    expect(await started.exited).toEqual({ code: 1, signal: null });
     expect(started.stderr()).toMatch(
-      /TLS settings rejected by OpenSSL.*\(ERR_SOCKETSERVER_INVALID_ARGUMENT\)/,
+      /^socketserver-echo: [^\n]*TLS settings rejected by OpenSSL[^\n]*\(ERR_SOCKETSERVER_INVALID_ARGUMENT\)\n$/,
     );
   });
 });
@@ -164,14 +170,7 @@ describe('--proxy-protocol behind HAProxy', () => {
     const tcp = await startEcho(['--port', '0', '--proxy-protocol']);
     expect(tcp.notes).toBe('PROXY protocol from 127.0.0.0/8,::1/128');
     const path = join(dir, 'proxied.sock');
-    const unix = await startEcho([
-      '--transport',
-      'unix',
-      '--path',
-      path,
-      '--proxy-from',
-      '192.0.2.0/24',
-    ]);
+    const unix = await startEcho(['--unix', path, '--proxy-from', '192.0.2.0/24']);
     expect(unix.notes).toBe('PROXY protocol from 192.0.2.0/24');
     const proxy = await startHAProxy(`
 frontend fe
@@ -210,6 +209,18 @@ backend be
     );
     expect(echo.stderr()).toMatch(
       /^Exception occurred during processing of request from 127\.0\.0\.1:\d+\n/,
+    );
+  });
+
+  test('--quiet: a connection without a header is closed and not reported', async () => {
+    const echo = await startEcho(['0', '--proxy-protocol', '--quiet']);
+    const client = await StreamClient.connect(echo.target);
+    // The server closes the connection after handleError has run.
+    expect((await client.end('hello\n')).toString()).toBe('');
+    echo.proc.kill('SIGTERM');
+    expect(await echo.exited).toEqual({ code: 0, signal: null });
+    expect(echo.stderr()).toBe(
+      'socketserver-echo: SIGTERM received, finishing requests in flight\n',
     );
   });
 });
@@ -371,7 +382,7 @@ describe('sockets from systemd', () => {
     }
   });
 
-  test('sockets passed, but none for this transport: one line, exit 2', async () => {
+  test('sockets passed, but none for this transport: a usage error, exit 2', async () => {
     const socket = createSocket('udp4');
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
     const proc = activate({
@@ -382,8 +393,9 @@ describe('sockets from systemd', () => {
     });
     socket.close();
     expect(await proc.exited).toEqual({ code: 2, signal: null });
+    expect(proc.stderr()).toMatch(USAGE_ERROR);
     expect(proc.stderr()).toMatch(
-      /^socketserver-echo: systemd passed sockets \(stats=udp\), none of them tcp for --transport tcp\n$/,
+      /\nsocketserver-echo: error: systemd passed sockets \(stats=udp\), none of them tcp for --transport tcp\n$/,
     );
   });
 });

@@ -41,7 +41,7 @@ afterAll(async () => {
 
 function args(transport: Transport, mode: Mode): string[] {
   const where = transport.startsWith('unix')
-    ? ['--path', join(dir, `${transport}-${mode}.sock`)]
+    ? ['--unix', join(dir, `${transport}-${mode}.sock`)]
     : ['--port', '0'];
   return ['--transport', transport, '--mode', mode, ...where];
 }
@@ -115,7 +115,7 @@ function checkWhereHandlersRun(server: EchoServer, mode: Mode, baseline: Process
 /** The threads of the same transport's server in `eventloop` mode, once ready: what threading must exceed. */
 async function eventLoopFacts(transport: Transport): Promise<ProcessFacts> {
   const where = transport.startsWith('unix')
-    ? ['--path', join(dir, `${transport}-reference.sock`)]
+    ? ['--unix', join(dir, `${transport}-reference.sock`)]
     : ['--port', '0'];
   const reference = await startEcho(['--transport', transport, '--mode', 'eventloop', ...where]);
   const facts = processFacts(reference.proc.pid!);
