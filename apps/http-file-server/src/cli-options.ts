@@ -199,7 +199,8 @@ export function parseCli(argv: string[]): CliOptions {
       },
     });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // parseArgs may add lines of advice: the error is one line.
+    throw new UsageError((error as Error).message.split('\n')[0]);
   }
   const { values, positionals } = parsed;
   if (positionals.length > 1)
