@@ -304,7 +304,10 @@ function rows(): EchoRow[] {
     add('evloop', 'EventLoopMixIn(TLSServer)', { node: 'tls-evloop' }, n, [
       ['raw node:tls', 'raw'],
     ]);
-    for (const id of ['raw', 'evloop']) tls(id).tls = true;
+    const vsEventLoop: Array<[string, string]> = [['EventLoopMixIn', 'evloop']];
+    add('threading', 'ThreadingMixIn(TLSServer)', { node: 'tls-threading' }, n, vsEventLoop);
+    add('forking', 'ForkingMixIn(TLSServer)', { node: 'tls-forking' }, n, vsEventLoop);
+    for (const id of ['raw', 'evloop', 'threading', 'forking']) tls(id).tls = true;
   }
   {
     const add = sectionRows('proxy-short', 'tcp', 'short');
@@ -1195,6 +1198,12 @@ function report(
     'tls:evloop',
     'tls:raw',
     0.9,
+  );
+  ratioGoal(
+    'TLS short connections: ThreadingMixIn(TLSServer) ≥ 1.6x EventLoopMixIn(TLSServer)',
+    'tls-short:threading',
+    'tls-short:evloop',
+    1.6,
   );
   ratioGoal(
     'PROXY v2 on short TCP connections ≥ 0.95x the same server without it',
