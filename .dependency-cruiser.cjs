@@ -33,15 +33,22 @@ module.exports = {
       comment:
         'Another package is imported by its name (its published entry), never by a path into its sources.',
       severity: 'error',
-      from: { path: '^(?:packages|apps)/([^/]+)/|^bench/' },
+      from: { path: '^(?:packages|apps|examples)/([^/]+)/|^bench/' },
       to: { path: '^packages/[^/]+/src/', pathNot: '^packages/$1/src/' },
     },
     {
       name: 'nothing-imports-an-app',
-      comment: 'Apps are leaves: no package and no bench imports one.',
+      comment: 'Apps are leaves: no package, example or bench imports one.',
       severity: 'error',
-      from: { path: '^(packages|bench)/' },
+      from: { path: '^(packages|examples|bench)/' },
       to: { path: '^apps/' },
+    },
+    {
+      name: 'nothing-imports-an-example',
+      comment: 'Examples are leaves, written to be copied: nothing else imports one, nor one another.',
+      severity: 'error',
+      from: { path: '^(?:packages/|apps/|bench/|examples/([^/]+)/)' },
+      to: { path: '^examples/', pathNot: '^examples/$1/' },
     },
     {
       name: 'apps-are-independent',
@@ -54,7 +61,7 @@ module.exports = {
       name: 'declared-dependencies-only',
       comment: 'What src imports from node_modules is in its package.json dependencies.',
       severity: 'error',
-      from: { path: '^(packages|apps)/[^/]+/src|^bench/src' },
+      from: { path: '^(packages|apps|examples)/[^/]+/src|^bench/src' },
       to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown', 'npm-dev'] },
     },
     {

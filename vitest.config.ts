@@ -6,8 +6,8 @@ const json = process.env.VITEST_JSON;
 
 export default defineConfig({
   test: {
-    // Each app's folder by its config: apps/ also holds CLI.md.
-    projects: ['packages/*', 'apps/*/vitest.config.ts', 'bench'],
+    // Each app's and example's folder by its config: apps/ also holds CLI.md.
+    projects: ['packages/*', 'apps/*/vitest.config.ts', 'examples/*/vitest.config.ts', 'bench'],
     reporters: json ? ['default', ['json', { outputFile: json }]] : ['default'],
   },
 });
