@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { availableParallelism } from 'node:os';
 import { ClosedError } from '@socketserver/core';
 import {
   defaultHostPoolSettings,
@@ -32,15 +31,17 @@ export interface ChildPoolSettings {
   hostExecArgv: string[] | null;
 }
 
-/** The defaults of {@link ChildPoolSettings}. */
+const hostDefaults = defaultHostPoolSettings();
+
+/** The defaults of {@link ChildPoolSettings}: the host layer's, `maxHosts` named `maxChildren`. */
 export const DEFAULT_CHILD_POOL_SETTINGS: Readonly<ChildPoolSettings> = Object.freeze({
-  maxChildren: availableParallelism(),
-  hostConcurrency: defaultHostPoolSettings().hostConcurrency,
-  maxWaitingRequests: defaultHostPoolSettings().maxWaitingRequests,
-  hostIdleTimeout: defaultHostPoolSettings().hostIdleTimeout,
-  requestTimeLimit: null,
-  maxRequestsPerHost: null,
-  hostExecArgv: null,
+  maxChildren: hostDefaults.maxHosts,
+  hostConcurrency: hostDefaults.hostConcurrency,
+  maxWaitingRequests: hostDefaults.maxWaitingRequests,
+  hostIdleTimeout: hostDefaults.hostIdleTimeout,
+  requestTimeLimit: hostDefaults.requestTimeLimit,
+  maxRequestsPerHost: hostDefaults.maxRequestsPerHost,
+  hostExecArgv: hostDefaults.hostExecArgv,
 });
 
 /** Internal: submits a hand-off. A registered symbol, so two copies of this package agree. */

@@ -83,14 +83,15 @@ export function HostMixIn<TBase extends ServerClass>(
   Base: TBase,
   spec: HostMixInSpec,
 ): TBase & (abstract new (...args: any[]) => HostedServer) {
+  const defaults = defaultHostPoolSettings();
   abstract class HostMixed extends Base {
     blockOnClose = true;
-    hostConcurrency = defaultHostPoolSettings().hostConcurrency;
-    maxWaitingRequests = defaultHostPoolSettings().maxWaitingRequests;
-    hostIdleTimeout: number | null = defaultHostPoolSettings().hostIdleTimeout;
-    requestTimeLimit: number | null = null;
-    maxRequestsPerHost: number | null = null;
-    hostExecArgv: string[] | null = null;
+    hostConcurrency = defaults.hostConcurrency;
+    maxWaitingRequests = defaults.maxWaitingRequests;
+    hostIdleTimeout = defaults.hostIdleTimeout;
+    requestTimeLimit = defaults.requestTimeLimit;
+    maxRequestsPerHost = defaults.maxRequestsPerHost;
+    hostExecArgv = defaults.hostExecArgv;
     /** Requests taken from the queue that wait for room on a host (`processRequest` holds them). */
     #holding = 0;
 
