@@ -35,7 +35,7 @@ export interface FileIdentity {
  * What the cache keeps of a file (or of an encoded form of it), and the
  * identity of the files it was made from.
  */
-export interface CachedFile {
+export interface CachedFile extends Omit<FileFacts, 'body'> {
   /** The request path it is kept under (with `\0br` or `\0gzip` after it for an encoded form). */
   readonly key: string;
   /**
@@ -46,19 +46,8 @@ export interface CachedFile {
   readonly files: readonly FileIdentity[];
   /** The folders between the root and the file, outermost first. */
   readonly folders: readonly CachedFolder[];
-  /** The size of the bytes sent. */
-  readonly size: number;
   /** The bytes sent (inside {@link response} once that is built). */
   body: Buffer;
-  readonly etag: string;
-  /** Modification time in whole seconds, in ms (what `Last-Modified` says). */
-  readonly mtime: number;
-  readonly lastModified: string;
-  readonly contentType: string;
-  /** The content coding of {@link body}, or `''`. */
-  readonly encoding: string;
-  /** Further header lines (`Cache-Control`, `Vary`, ...), each ending in CRLF, or `''`. */
-  readonly fields: string;
   /**
    * For each content coding, the time (ms) until which it is known to have
    * no encoded form (neither a precompressed file nor one worth making):
